@@ -1,0 +1,146 @@
+"""One request builder per Runtime API call, as frozen values that are tested without a network.
+
+The Runtime API (version 2018-06-01) has four calls a runtime makes: `next`, `response`, `error` and
+`init/error`. Each builder returns a `RuntimeRequest`; the client in `client.py` only sends them.
+`RuntimeAddress` accepts both forms of AWS_LAMBDA_RUNTIME_API that exist in the wild: `host:port`
+(AWS) and `http://host:port/prefix` (cargo-lambda). Spec: ../shared/protocol.md Part B §1-2.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from dataclasses import dataclass
+
+from runtime import wire
+
+API_VERSION = "2018-06-01"
+ERROR_CONTENT_TYPE = "application/vnd.aws.lambda.error+json"
+
+
+@dataclass(frozen=True)
+class RuntimeAddress:
+    """Where the Runtime API listens, parsed once from AWS_LAMBDA_RUNTIME_API."""
+
+    host: str
+    port: int
+    prefix: str = ""
+
+    @classmethod
+    def parse(cls, value: str) -> RuntimeAddress:
+        text = value.strip()
+        if not text:
+            raise ValueError("AWS_LAMBDA_RUNTIME_API is empty")
+        if "://" in text:
+            url = urllib.parse.urlsplit(text)
+            if url.scheme != "http" or not url.hostname:
+                raise ValueError(f"AWS_LAMBDA_RUNTIME_API {value!r} is not an http:// URL")
+            return cls(url.hostname, url.port or 80, url.path.rstrip("/"))
+        host, sep, port = text.rpartition(":")
+        if not sep or not port.isdigit():
+            raise ValueError(f"AWS_LAMBDA_RUNTIME_API {value!r} is not host:port")
+        return cls(host.strip("[]"), int(port))
+
+    @property
+    def host_header(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+    def path(self, route: str) -> str:
+        return f"{self.prefix}/{API_VERSION}{route}"
+
+
+@dataclass(frozen=True)
+class RuntimeRequest:
+    """One Runtime API request: what to send, with no knowledge of how."""
+
+    method: str
+    path: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes = b""
+
+    def encode_head(self, host_header: str) -> bytes:
+        headers = (("Host", host_header), *self.headers)
+        return wire.encode_request_head(self.method, self.path, headers)
+
+
+def next_invocation(address: RuntimeAddress) -> RuntimeRequest:
+    return RuntimeRequest("GET", address.path("/runtime/invocation/next"), ())
+
+
+def invocation_response(
+    address: RuntimeAddress, request_id: str, body: bytes, content_type: str = "application/json"
+) -> RuntimeRequest:
+    """A buffered response: the whole body with its length."""
+    headers = (("Content-Type", content_type), ("Content-Length", str(len(body))))
+    path = address.path(f"/runtime/invocation/{_quote(request_id)}/response")
+    return RuntimeRequest("POST", path, headers, body)
+
+
+def streaming_response(address: RuntimeAddress, request_id: str, content_type: str) -> RuntimeRequest:
+    """The head of a streamed response; the chunked body is written after it (Part B §2.1)."""
+    headers = (
+        (wire.RESPONSE_MODE_HEADER, wire.STREAMING_MODE),
+        ("Transfer-Encoding", "chunked"),
+        ("Trailer", f"{wire.ERROR_TYPE_TRAILER}, {wire.ERROR_BODY_TRAILER}"),
+        ("Content-Type", content_type),
+    )
+    path = address.path(f"/runtime/invocation/{_quote(request_id)}/response")
+    return RuntimeRequest("POST", path, headers)
+
+
+def invocation_error(address: RuntimeAddress, request_id: str, error: ErrorPayload) -> RuntimeRequest:
+    path = address.path(f"/runtime/invocation/{_quote(request_id)}/error")
+    return _error_request(path, error)
+
+
+def init_error(address: RuntimeAddress, error: ErrorPayload) -> RuntimeRequest:
+    return _error_request(address.path("/runtime/init/error"), error)
+
+
+def _error_request(path: str, error: ErrorPayload) -> RuntimeRequest:
+    body = error.to_json()
+    headers = (
+        ("Content-Type", ERROR_CONTENT_TYPE),
+        ("Content-Length", str(len(body))),
+        ("Lambda-Runtime-Function-Error-Type", error.error_type),
+    )
+    return RuntimeRequest("POST", path, headers, body)
+
+
+def _quote(request_id: str) -> str:
+    return urllib.parse.quote(request_id, safe="")
+
+
+@dataclass(frozen=True)
+class ErrorPayload:
+    """The error document AWS runtimes send: `{errorMessage, errorType, stackTrace}`."""
+
+    error_type: str
+    message: str
+    stack_trace: tuple[str, ...] = ()
+
+    def to_json(self) -> bytes:
+        document = {
+            "errorMessage": self.message,
+            "errorType": self.error_type,
+            "stackTrace": list(self.stack_trace),
+        }
+        return json.dumps(document, ensure_ascii=False).encode("utf-8")
+
+    def fitted(self, max_json_bytes: int) -> ErrorPayload:
+        """A copy whose JSON fits `max_json_bytes`: drop outer frames, then shorten the message.
+
+        Needed for the trailer path, whose whole block must stay under 4 KiB (Part A §4).
+        """
+        payload = self
+        while len(payload.to_json()) > max_json_bytes and payload.stack_trace:
+            payload = ErrorPayload(payload.error_type, payload.message, payload.stack_trace[1:])
+        message, suffix = payload.message, ""
+        while (
+            overflow := len(ErrorPayload(payload.error_type[:128], message + suffix).to_json()) - max_json_bytes
+        ) > 0:
+            if not message:
+                break
+            message, suffix = message[: max(0, len(message) - overflow)], " [truncated]"
+        return ErrorPayload(payload.error_type[:128], message + suffix, payload.stack_trace)

@@ -1,0 +1,225 @@
+"""The Runtime API client: one persistent HTTP/1.1 connection, raw sockets, no buffering of ours.
+
+It sends the requests built in `api.py` and reads the answers with the decoders in `wire.py`.
+Every socket error is translated here, in one place, into `RuntimeAPIUnavailable` (and the
+connection is closed): the loop treats it as fatal, as Part A §5 requires. The socket factory is
+injected so tests can script the peer byte for byte.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import select
+import socket
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+
+from runtime import api, wire
+from runtime.response import ResponseStreamClosed
+
+MAX_RESPONSE_HEAD_BYTES = 64 * 1024
+READ_SIZE = 64 * 1024
+Connector = Callable[[tuple[str, int]], socket.socket]
+
+
+class RuntimeAPIError(Exception):
+    """Root of the errors that end the runtime process: the platform must restart it."""
+
+
+class RuntimeAPIUnavailable(RuntimeAPIError):
+    """The Runtime API refused or dropped the connection, or spoke something that is not HTTP."""
+
+
+class RuntimeAPIFailure(RuntimeAPIError):
+    """The Runtime API answered 500 (or another status that leaves no way forward)."""
+
+
+@dataclass(frozen=True)
+class RuntimeResponse:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    def describe(self) -> str:
+        """`413 RequestEntityTooLarge: ...` from the Runtime API's JSON error body, if any."""
+        detail = self.body[:300].decode("utf-8", "replace")
+        with contextlib.suppress(ValueError, AttributeError):
+            document = json.loads(self.body)
+            detail = f"{document.get('errorType', '')}: {document.get('errorMessage', '')}"
+        return f"{self.status} {detail}".strip()
+
+
+def _connect(address: tuple[str, int]) -> socket.socket:
+    return socket.create_connection(address)
+
+
+class Connection:
+    """One TCP connection to the Runtime API, opened lazily and reopened after `Connection: close`."""
+
+    def __init__(self, address: api.RuntimeAddress, connect: Connector = _connect) -> None:
+        self.address = address
+        self._connect = connect
+        self._sock: socket.socket | None = None
+        self._pending = bytearray()
+
+    @contextlib.contextmanager
+    def _translated(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except (OSError, wire.WireError) as exc:
+            self.close()
+            raise RuntimeAPIUnavailable(f"{action} {self.address.host_header}: {exc}") from exc
+
+    def _socket(self) -> socket.socket:
+        if self._sock is None:
+            with self._translated("cannot connect to the Runtime API at"):
+                sock = self._connect((self.address.host, self.address.port))
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                sock.settimeout(None)  # the long poll on /next must never time out
+                self._sock = sock
+        return self._sock
+
+    def close(self) -> None:
+        if self._sock is not None:
+            with contextlib.suppress(OSError):
+                self._sock.close()
+        self._sock = None
+        self._pending.clear()
+
+    def send(self, data: bytes) -> None:
+        sock = self._socket()
+        with self._translated("lost the connection to the Runtime API at"):
+            sock.sendall(data)
+
+    def send_request(self, request: api.RuntimeRequest) -> None:
+        self.send(request.encode_head(self.address.host_header) + request.body)
+
+    def answer_waiting(self) -> bool:
+        """True when the peer already answered (or closed) while we are still sending a body."""
+        if self._sock is None:
+            return False
+        if self._pending:
+            return True
+        with self._translated("lost the connection to the Runtime API at"):
+            readable, _, _ = select.select([self._sock], [], [], 0)
+        return bool(readable)
+
+    def read_response(self) -> RuntimeResponse:
+        sock = self._socket()
+        with self._translated("lost the connection to the Runtime API at"):
+            head = wire.parse_response_head(self._read_head(sock))
+            body = self._read_body(sock, head.headers)
+        if head.headers.get("connection", "").lower() == "close":
+            self.close()
+        return RuntimeResponse(head.status, head.headers, body)
+
+    def _recv(self, sock: socket.socket) -> bytes:
+        data = sock.recv(READ_SIZE)
+        if not data:
+            raise ConnectionResetError("the Runtime API closed the connection")
+        return data
+
+    def _read_head(self, sock: socket.socket) -> bytes:
+        while (end := self._pending.find(b"\r\n\r\n")) < 0:
+            if len(self._pending) > MAX_RESPONSE_HEAD_BYTES:
+                raise wire.WireError("response head too long")
+            self._pending += self._recv(sock)
+        head = bytes(self._pending[:end])
+        del self._pending[: end + 4]
+        return head
+
+    def _read_body(self, sock: socket.socket, headers: Mapping[str, str]) -> bytes:
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            return self._read_chunked(sock)
+        length_text = headers.get("content-length", "0")
+        if not length_text.isdigit():
+            raise wire.WireError(f"bad Content-Length {length_text!r}")
+        length = int(length_text)
+        while len(self._pending) < length:
+            self._pending += self._recv(sock)
+        body = bytes(self._pending[:length])
+        del self._pending[:length]
+        return body
+
+    def _read_chunked(self, sock: socket.socket) -> bytes:
+        decoder = wire.ChunkedDecoder()
+        parts: list[bytes] = []
+        data = bytes(self._pending)
+        self._pending.clear()
+        while True:
+            for event in decoder.feed(data):
+                if isinstance(event, wire.Data):
+                    parts.append(event.data)
+            if decoder.done:
+                self._pending += decoder.unused
+                return b"".join(parts)
+            data = self._recv(sock)
+
+
+class RuntimeClient:
+    """The four Runtime API calls over one `Connection`, with Part A §5's status rules.
+
+    4xx on `/response` or `/error` closes that invocation only: it is reported through `on_rejected`
+    and the caller polls `/next` again. Anything else unexpected raises `RuntimeAPIError`.
+    """
+
+    def __init__(self, connection: Connection, on_rejected: Callable[[str, RuntimeResponse], None]) -> None:
+        self.connection = connection
+        self.address = connection.address
+        self._on_rejected = on_rejected
+
+    def next_invocation(self) -> RuntimeResponse:
+        self.connection.send_request(api.next_invocation(self.address))
+        response = self.connection.read_response()
+        if response.status != 200:
+            raise RuntimeAPIFailure(f"/next answered {response.describe()}")
+        return response
+
+    def post_response(self, request_id: str, body: bytes, content_type: str) -> None:
+        self._exchange(api.invocation_response(self.address, request_id, body, content_type), request_id)
+
+    def post_error(self, request_id: str, error: api.ErrorPayload) -> None:
+        self._exchange(api.invocation_error(self.address, request_id, error), request_id)
+
+    def post_init_error(self, error: api.ErrorPayload) -> None:
+        self.connection.send_request(api.init_error(self.address, error))
+        self.check(self.connection.read_response(), "init")
+
+    def open_stream(self, request_id: str, content_type: str) -> ChunkedUpload:
+        self.connection.send_request(api.streaming_response(self.address, request_id, content_type))
+        return ChunkedUpload(self, request_id)
+
+    def _exchange(self, request: api.RuntimeRequest, request_id: str) -> None:
+        self.connection.send_request(request)
+        self.check(self.connection.read_response(), request_id)
+
+    def check(self, response: RuntimeResponse, request_id: str) -> None:
+        if 200 <= response.status < 300:
+            return
+        if 400 <= response.status < 500:
+            self._on_rejected(request_id, response)
+            return
+        raise RuntimeAPIFailure(f"the Runtime API answered {response.describe()}")
+
+
+class ChunkedUpload:
+    """The body of a streamed `/response`: one chunk per `send_chunk`, trailers at `finish`."""
+
+    def __init__(self, client: RuntimeClient, request_id: str) -> None:
+        self._client = client
+        self._connection = client.connection
+        self._request_id = request_id
+
+    def send_chunk(self, data: bytes) -> None:
+        if self._connection.answer_waiting():
+            # The Runtime API answered before the body ended (size cap, wrong state): stop here.
+            response = self._connection.read_response()
+            self._connection.close()
+            self._client.check(response, self._request_id)
+            raise ResponseStreamClosed(f"the Runtime API ended the response: {response.describe()}")
+        self._connection.send(wire.encode_chunk(data))
+
+    def finish(self, trailers: Mapping[str, str] | None) -> None:
+        self._connection.send(wire.encode_last_chunk(trailers))
+        self._client.check(self._connection.read_response(), self._request_id)

@@ -1,0 +1,168 @@
+"""Function URL translation as pure functions: HTTP request -> payload-format 2.0 event, and a
+BUFFERED function's return value -> HTTP response.
+
+Rules: ../shared/protocol.md Part B §4 (field list and captured events) and Part A §9 (which
+request bodies stay text). Nothing here does I/O, so every rule is unit-tested on plain values.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import urllib.parse
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+TEXT_CONTENT_TYPES = (
+    "application/json",
+    "application/xml",
+    "application/javascript",
+    "application/x-www-form-urlencoded",
+)
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    """What the front door received, before translation."""
+
+    method: str
+    target: str  # path and query exactly as sent
+    headers: Sequence[tuple[str, str]]
+    body: bytes
+    source_ip: str
+    request_id: str
+    time_epoch_ms: int = field(default_factory=lambda: int(time.time() * 1000))
+
+
+@dataclass(frozen=True)
+class FunctionUrlIdentity:
+    """The names a real Function URL would carry in `requestContext`."""
+
+    url_id: str = "localfunctionurl"
+    region: str = "us-east-1"
+    account_id: str = "anonymous"
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+def is_text_content_type(content_type: str | None) -> bool:
+    """Part A §9: which request bodies reach the function as text rather than base64."""
+    if not content_type:
+        return True
+    media = content_type.split(";", 1)[0].strip().lower()
+    return (
+        media.startswith("text/")
+        or media in TEXT_CONTENT_TYPES
+        or (media.startswith("application/") and media.endswith(("+json", "+xml")))
+    )
+
+
+def _joined_headers(headers: Sequence[tuple[str, str]]) -> dict[str, str]:
+    joined: dict[str, str] = {}
+    for name, value in headers:
+        key = name.lower()
+        joined[key] = f"{joined[key]},{value}" if key in joined else value
+    return joined
+
+
+def _query_parameters(raw_query: str) -> dict[str, str]:
+    parameters: dict[str, str] = {}
+    for key, value in urllib.parse.parse_qsl(raw_query, keep_blank_values=True):
+        parameters[key] = f"{parameters[key]},{value}" if key in parameters else value
+    return parameters
+
+
+def _cookies(cookie_header: str | None) -> list[str]:
+    if not cookie_header:
+        return []
+    return [part.strip() for part in cookie_header.split(";") if part.strip()]
+
+
+def _request_time(epoch_ms: int) -> str:
+    return time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(epoch_ms / 1000))
+
+
+def build_event(request: HttpRequest, identity: FunctionUrlIdentity = FunctionUrlIdentity()) -> dict[str, Any]:
+    """The payload-format 2.0 event a Function URL sends for `request`."""
+    raw_path, _, raw_query = request.target.partition("?")
+    headers = _joined_headers(request.headers)
+    domain = f"{identity.url_id}.lambda-url.{identity.region}.on.aws"
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": raw_path or "/",
+        "rawQueryString": raw_query,
+        "headers": headers,
+    }
+    cookies = _cookies(headers.get("cookie"))
+    if cookies:
+        event["cookies"] = cookies
+    if raw_query:
+        event["queryStringParameters"] = _query_parameters(raw_query)
+    event["requestContext"] = {
+        "accountId": identity.account_id,
+        "apiId": identity.url_id,
+        "domainName": domain,
+        "domainPrefix": identity.url_id,
+        "http": {
+            "method": request.method,
+            "path": raw_path or "/",
+            "protocol": "HTTP/1.1",
+            "sourceIp": request.source_ip,
+            "userAgent": headers.get("user-agent", ""),
+        },
+        "requestId": request.request_id,
+        "routeKey": "$default",
+        "stage": "$default",
+        "time": _request_time(request.time_epoch_ms),
+        "timeEpoch": request.time_epoch_ms,
+    }
+    event["isBase64Encoded"] = False
+    if request.body:
+        _add_body(event, request.body, headers.get("content-type"))
+    return event
+
+
+def _add_body(event: dict[str, Any], body: bytes, content_type: str | None) -> None:
+    if is_text_content_type(content_type):
+        try:
+            event["body"] = body.decode("utf-8")
+            return
+        except UnicodeDecodeError:
+            pass  # not really text: fall through to base64, as the platform must
+    event["body"] = base64.b64encode(body).decode("ascii")
+    event["isBase64Encoded"] = True
+
+
+def interpret_buffered(payload: bytes) -> HttpResponse:
+    """A BUFFERED Function URL's reading of a function's return value (Part B §4)."""
+    try:
+        document = json.loads(payload)
+    except ValueError:
+        return HttpResponse(502, [("content-type", "application/json")], b'{"Message":"Internal Server Error"}')
+    if not isinstance(document, dict) or "statusCode" not in document:
+        return HttpResponse(200, [("content-type", "application/json")], payload)
+    status = document.get("statusCode")
+    if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+        return HttpResponse(502, [("content-type", "application/json")], b'{"Message":"Internal Server Error"}')
+    headers = [(str(k).lower(), str(v)) for k, v in (document.get("headers") or {}).items()]
+    headers += [("set-cookie", str(c)) for c in document.get("cookies") or []]
+    body = document.get("body")
+    if body is None:
+        data = b""
+    elif not isinstance(body, str):
+        data = json.dumps(body).encode("utf-8")
+    elif document.get("isBase64Encoded"):
+        data = base64.b64decode(body)
+    else:
+        data = body.encode("utf-8")
+    if not any(name == "content-type" for name, _ in headers):
+        headers.append(("content-type", "application/json"))
+    return HttpResponse(status, headers, data)

@@ -1,0 +1,138 @@
+"""The invocation loop: poll `/next`, run the handler, answer buffered or streamed, repeat.
+
+Two error channels never mix (Part A §1, §5): a handler's failure is reported for its invocation
+(`/error` before commit, trailers after) and the loop goes on; a Runtime API failure raises
+`RuntimeAPIError` out of the loop and the process exits non-zero so the platform restarts it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from typing import Any
+
+from runtime.api import ErrorPayload
+from runtime.client import RuntimeClient, RuntimeResponse
+from runtime.context import FunctionEnvironment, Invocation, LambdaContext
+from runtime.errors import payload_from_exception
+from runtime.log import RuntimeLog, current_request_id
+from runtime.response import ResponseStream, ResponseStreamClosed, State, streaming_options
+
+TRACE_ENV = "_X_AMZN_TRACE_ID"
+
+
+class InvocationLoop:
+    """Serves invocations for one handler over one Runtime API connection."""
+
+    def __init__(
+        self,
+        client: RuntimeClient,
+        handler: Callable[..., Any],
+        function: FunctionEnvironment,
+        log: RuntimeLog,
+        *,
+        environ: MutableMapping[str, str] | None = os.environ,
+    ) -> None:
+        self.client = client
+        self.handler = handler
+        self.function = function
+        self.log = log
+        self.environ = environ  # None when several loops share the process: the variable would race
+        self.options = streaming_options(handler)
+
+    def run(self, invocations: int | None = None) -> None:
+        """Serve `invocations` invocations (forever when None). Raises RuntimeAPIError when fatal."""
+        served = 0
+        while invocations is None or served < invocations:
+            answer = self.client.next_invocation()
+            self.serve(Invocation.from_next(answer.headers, answer.body))
+            served += 1
+
+    def serve(self, invocation: Invocation) -> None:
+        token = current_request_id.set(invocation.request_id)
+        try:
+            self._set_trace(invocation.trace_id)
+            context = LambdaContext(invocation, self.function)
+            event = self._decode_event(invocation)
+            if event is _UNDECODABLE:
+                return
+            if self.options is None:
+                self._serve_buffered(invocation, event, context)
+            else:
+                self._serve_streaming(invocation, event, context)
+        finally:
+            current_request_id.reset(token)
+
+    def _set_trace(self, trace_id: str | None) -> None:
+        if self.environ is None:
+            return
+        if trace_id:
+            self.environ[TRACE_ENV] = trace_id
+        else:
+            self.environ.pop(TRACE_ENV, None)
+
+    def _decode_event(self, invocation: Invocation) -> Any:
+        try:
+            return json.loads(invocation.event) if invocation.event else {}
+        except ValueError as exc:
+            error = ErrorPayload("Runtime.UnmarshalError", f"Unable to unmarshal input: {exc}")
+            self.client.post_error(invocation.request_id, error)
+            return _UNDECODABLE
+
+    def _serve_buffered(self, invocation: Invocation, event: Any, context: LambdaContext) -> None:
+        try:
+            result = self.handler(event, context)
+        except Exception as exc:
+            self.client.post_error(invocation.request_id, payload_from_exception(exc))
+            return
+        try:
+            body = json.dumps(result, ensure_ascii=False).encode("utf-8")
+        except (TypeError, ValueError) as exc:
+            error = ErrorPayload("Runtime.MarshalError", f"Unable to marshal response: {exc}")
+            self.client.post_error(invocation.request_id, error)
+            return
+        self.client.post_response(invocation.request_id, body, "application/json")
+
+    def _serve_streaming(self, invocation: Invocation, event: Any, context: LambdaContext) -> None:
+        request_id = invocation.request_id
+        http_integration = bool(self.options and self.options.get("http_integration", True))
+        response = ResponseStream(
+            lambda content_type: self.client.open_stream(request_id, content_type),
+            http_integration=http_integration,
+        )
+        try:
+            result = self.handler(event, response, context)
+            if result is not None:
+                _write_result(response, result)
+        except ResponseStreamClosed:
+            return  # the Runtime API closed this invocation; already logged by the client
+        except Exception as exc:
+            error = payload_from_exception(exc)
+            if response.state is State.NEW:
+                self.client.post_error(request_id, error)
+            elif response.state is State.COMMITTED:
+                response.fail(error)
+            return
+        response.close()
+
+
+def _write_result(response: ResponseStream, result: Any) -> None:
+    """A streaming handler may return its body instead of writing it: bytes, str or an iterable."""
+    if isinstance(result, (bytes, bytearray, memoryview, str)):
+        response.write(result)
+        return
+    if isinstance(result, Mapping) or not isinstance(result, Iterable):
+        raise TypeError(f"a streaming handler must return None, bytes, str or an iterable, not {type(result).__name__}")
+    for chunk in result:
+        response.write(chunk)
+
+
+_UNDECODABLE = object()
+
+
+def log_rejection(log: RuntimeLog) -> Callable[[str, RuntimeResponse], None]:
+    def on_rejected(request_id: str, response: RuntimeResponse) -> None:
+        log.warning(f"the Runtime API rejected the answer for {request_id}: {response.describe()}", request_id)
+
+    return on_rejected

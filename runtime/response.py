@@ -1,0 +1,159 @@
+"""The streaming handler contract: the `streaming` decorator and the `ResponseStream` it hands out.
+
+A `ResponseStream` goes NEW -> COMMITTED -> CLOSED, or to FAILED. It commits lazily (Part A §1):
+nothing reaches the Runtime API until the first non-empty write, an explicit `flush()`, or the
+handler's return, so a handler that fails early can still be reported through `/error`. After
+commit, `start()` raises (headers cannot change once bytes are out) and a failure is reported in
+the trailers instead. Every write becomes one chunk on the wire immediately; there is no buffer.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Protocol, TypeVar, overload
+
+from runtime import wire
+from runtime.api import ErrorPayload
+
+MAX_TRAILER_ERROR_JSON = 2048  # base64 inflates 4/3: ~2.7 KiB, well under the 4 KiB trailer block
+STREAMING_ATTRIBUTE = "__lambda_streaming__"
+
+
+class ResponseStreamError(RuntimeError):
+    """Misuse of a response stream: writing after close, starting after commit, bad data types."""
+
+
+class ResponseStreamClosed(ResponseStreamError):
+    """The Runtime API stopped accepting this response (for example the size cap was reached)."""
+
+
+class StreamSink(Protocol):
+    """Where committed bytes go: a chunked POST to `/response`, or a recorder in tests."""
+
+    def send_chunk(self, data: bytes) -> None: ...
+
+    def finish(self, trailers: Mapping[str, str] | None) -> None: ...
+
+
+class State(enum.Enum):
+    NEW = "new"
+    COMMITTED = "committed"
+    CLOSED = "closed"
+    FAILED = "failed"
+
+
+class ResponseStream:
+    """What a streaming handler writes its response to."""
+
+    def __init__(self, open_sink: Callable[[str], StreamSink], *, http_integration: bool = True) -> None:
+        self._open_sink = open_sink
+        self._http_integration = http_integration
+        self._prelude = wire.build_prelude()
+        self._sink: StreamSink | None = None
+        self.state = State.NEW
+        self.bytes_written = 0
+
+    def start(
+        self,
+        status_code: int = 200,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+        cookies: Sequence[str] | None = None,
+    ) -> None:
+        """Set the status, headers and cookies the Function URL client will see. Optional."""
+        if self.state is not State.NEW:
+            raise ResponseStreamError(f"cannot start a response that is already {self.state.value}")
+        prelude = wire.build_prelude(status_code, headers, cookies)
+        wire.encode_prelude(prelude)  # checks the size cap now, while the error can still go to /error
+        self._prelude = prelude
+
+    def write(self, data: bytes | bytearray | memoryview | str) -> None:
+        """Send `data` as one chunk now. Blocks while the socket is full: that is the backpressure."""
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        elif not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"write() takes bytes or str, not {type(data).__name__}")
+        self._require_open()
+        if not data:
+            return  # a zero-length chunk would end the body
+        try:
+            self._commit().send_chunk(bytes(data))
+        except ResponseStreamClosed:
+            self.state = State.FAILED
+            raise
+        self.bytes_written += len(data)
+
+    def flush(self) -> None:
+        """Commit now: send the prelude even before the first body byte (e.g. to show headers)."""
+        self._require_open()
+        try:
+            self._commit()
+        except ResponseStreamClosed:
+            self.state = State.FAILED
+            raise
+
+    def close(self) -> None:
+        """End the body successfully (the runtime calls this when the handler returns)."""
+        if self.state in (State.CLOSED, State.FAILED):
+            return
+        try:
+            sink = self._commit()
+        except ResponseStreamClosed:
+            self.state = State.FAILED
+            return
+        self.state = State.CLOSED
+        sink.finish(None)
+
+    def fail(self, error: ErrorPayload) -> None:
+        """End a committed body with the error trailers (Part A §4)."""
+        if self._sink is None or self.state is not State.COMMITTED:
+            raise ResponseStreamError(f"cannot fail a response that is {self.state.value}")
+        self.state = State.FAILED
+        fitted = error.fitted(MAX_TRAILER_ERROR_JSON)
+        self._sink.finish(wire.encode_error_trailers(fitted.error_type, fitted.to_json()))
+
+    def _require_open(self) -> None:
+        if self.state in (State.CLOSED, State.FAILED):
+            raise ResponseStreamClosed(f"the response stream is {self.state.value}")
+
+    def _commit(self) -> StreamSink:
+        if self._sink is not None:
+            return self._sink
+        if self._http_integration:
+            self._sink = self._open_sink(wire.HTTP_INTEGRATION_CONTENT_TYPE)
+            self.state = State.COMMITTED
+            self._sink.send_chunk(wire.encode_prelude(self._prelude))
+            self._sink.send_chunk(wire.PRELUDE_DELIMITER)
+        else:
+            self._sink = self._open_sink(self._prelude.headers["content-type"])
+            self.state = State.COMMITTED
+        return self._sink
+
+
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+
+
+@overload
+def streaming(handler: Handler, /) -> Handler: ...
+@overload
+def streaming(*, http_integration: bool = True) -> Callable[[Handler], Handler]: ...
+
+
+def streaming(handler: Any = None, /, *, http_integration: bool = True) -> Any:
+    """Mark `handler(event, response, context)` as a streaming handler.
+
+    With `http_integration=False` no prelude is sent: the body goes out raw with the content type
+    set through `response.start(headers={"content-type": ...})`, for callers of
+    InvokeWithResponseStream that are not a Function URL.
+    """
+
+    def mark(function: Handler) -> Handler:
+        setattr(function, STREAMING_ATTRIBUTE, {"http_integration": http_integration})
+        return function
+
+    return mark(handler) if handler is not None else mark
+
+
+def streaming_options(handler: Callable[..., Any]) -> dict[str, bool] | None:
+    """The options `streaming` recorded on `handler`, or None for a buffered handler."""
+    return getattr(handler, STREAMING_ATTRIBUTE, None)

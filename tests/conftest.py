@@ -1,0 +1,1 @@
+pytest_plugins = ["runtime.emulator.pytest_plugin"]
