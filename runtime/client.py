@@ -75,7 +75,8 @@ class Connection:
         if self._sock is None:
             with self._translated("cannot connect to the Runtime API at"):
                 sock = self._connect((self.address.host, self.address.port))
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                if sock.family in (socket.AF_INET, socket.AF_INET6):
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no Nagle delay per chunk
                 sock.settimeout(None)  # the long poll on /next must never time out
                 self._sock = sock
         return self._sock

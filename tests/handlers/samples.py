@@ -95,3 +95,31 @@ def event_json(event, response, context):
 
 def returns_statuscode(event, context):
     return {"statusCode": 302, "headers": {"location": "/elsewhere"}, "cookies": ["c=3"], "body": ""}
+
+
+@streaming
+def lockstep(event, response, context):
+    """Write chunk i, then wait until the test acknowledges it by creating `<dir>/ack-i`.
+
+    If anything between the handler and the client buffered a chunk, the test would never see it,
+    never acknowledge it, and this handler would give up: arrival order is proven without timing.
+    """
+    query = event.get("queryStringParameters") or {}
+    directory = query["dir"]
+    response.start(201, {"content-type": "text/plain", "x-demo": "yes"}, ["a=1", "b=2; Path=/"])
+    for index in range(int(query.get("n", "5"))):
+        response.write(f"chunk-{index}\n")
+        deadline = time.monotonic() + 20
+        while not os.path.exists(os.path.join(directory, f"ack-{index}")):
+            if time.monotonic() > deadline:
+                response.write("gave up waiting\n")
+                return
+            time.sleep(0.005)
+
+
+def json_logs(event, context):
+    import logging
+
+    logging.getLogger("app").info("hello from the handler")
+    print("plain print")
+    return "ok"

@@ -71,6 +71,7 @@ def test_byte_by_byte_gives_the_same_result():
 @pytest.mark.parametrize("split", range(1, len(ENCODED)))
 def test_every_split_point(split):
     decoder, events = decode_all([ENCODED[:split], ENCODED[split:]])
+    assert decoder.done
     assert body_of(events) == b"hello" + b"\x00" * 8 + b"x" * 300
     assert events[-1].trailers["lambda-runtime-function-error-type"] == "ValueError"
 
