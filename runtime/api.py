@@ -9,8 +9,7 @@ The Runtime API (version 2018-06-01) has four calls a runtime makes: `next`, `re
 from __future__ import annotations
 
 import json
-import urllib.parse
-from dataclasses import dataclass
+from collections import namedtuple
 
 from runtime import wire
 
@@ -18,13 +17,13 @@ API_VERSION = "2018-06-01"
 ERROR_CONTENT_TYPE = "application/vnd.aws.lambda.error+json"
 
 
-@dataclass(frozen=True)
-class RuntimeAddress:
+class RuntimeAddress(namedtuple("RuntimeAddress", "host port prefix", defaults=("",))):
     """Where the Runtime API listens, parsed once from AWS_LAMBDA_RUNTIME_API."""
 
+    __slots__ = ()
     host: str
     port: int
-    prefix: str = ""
+    prefix: str
 
     @classmethod
     def parse(cls, value: str) -> RuntimeAddress:
@@ -32,6 +31,8 @@ class RuntimeAddress:
         if not text:
             raise ValueError("AWS_LAMBDA_RUNTIME_API is empty")
         if "://" in text:
+            import urllib.parse  # only for the URL form; host:port needs no parser
+
             url = urllib.parse.urlsplit(text)
             if url.scheme != "http" or not url.hostname:
                 raise ValueError(f"AWS_LAMBDA_RUNTIME_API {value!r} is not an http:// URL")
@@ -50,14 +51,14 @@ class RuntimeAddress:
         return f"{self.prefix}/{API_VERSION}{route}"
 
 
-@dataclass(frozen=True)
-class RuntimeRequest:
+class RuntimeRequest(namedtuple("RuntimeRequest", "method path headers body", defaults=(b"",))):
     """One Runtime API request: what to send, with no knowledge of how."""
 
+    __slots__ = ()
     method: str
     path: str
     headers: tuple[tuple[str, str], ...]
-    body: bytes = b""
+    body: bytes
 
     def encode_head(self, host_header: str) -> bytes:
         headers = (("Host", host_header), *self.headers)
@@ -108,17 +109,24 @@ def _error_request(path: str, error: ErrorPayload) -> RuntimeRequest:
     return RuntimeRequest("POST", path, headers, body)
 
 
+SAFE_ID_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~")
+
+
 def _quote(request_id: str) -> str:
+    if SAFE_ID_CHARACTERS.issuperset(request_id):
+        return request_id  # every id Lambda issues (a UUID) takes this path
+    import urllib.parse
+
     return urllib.parse.quote(request_id, safe="")
 
 
-@dataclass(frozen=True)
-class ErrorPayload:
+class ErrorPayload(namedtuple("ErrorPayload", "error_type message stack_trace", defaults=((),))):
     """The error document AWS runtimes send: `{errorMessage, errorType, stackTrace}`."""
 
+    __slots__ = ()
     error_type: str
     message: str
-    stack_trace: tuple[str, ...] = ()
+    stack_trace: tuple[str, ...]
 
     def to_json(self) -> bytes:
         document = {

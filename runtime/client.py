@@ -8,19 +8,21 @@ injected so tests can script the peer byte for byte.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import select
 import socket
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections import namedtuple
 
 from runtime import api, wire
 from runtime.response import ResponseStreamClosed
 
+TYPE_CHECKING = False  # typing costs ~12 ms of start-up; annotations are never evaluated
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+LOST = "lost the connection to the Runtime API at"
 MAX_RESPONSE_HEAD_BYTES = 64 * 1024
 READ_SIZE = 64 * 1024
-Connector = Callable[[tuple[str, int]], socket.socket]
 
 
 class RuntimeAPIError(Exception):
@@ -35,8 +37,10 @@ class RuntimeAPIFailure(RuntimeAPIError):
     """The Runtime API answered 500 (or another status that leaves no way forward)."""
 
 
-@dataclass(frozen=True)
-class RuntimeResponse:
+class RuntimeResponse(namedtuple("RuntimeResponse", "status headers body")):
+    """A Runtime API answer, read whole (they are small: an event, or a status document)."""
+
+    __slots__ = ()
     status: int
     headers: Mapping[str, str]
     body: bytes
@@ -44,9 +48,11 @@ class RuntimeResponse:
     def describe(self) -> str:
         """`413 RequestEntityTooLarge: ...` from the Runtime API's JSON error body, if any."""
         detail = self.body[:300].decode("utf-8", "replace")
-        with contextlib.suppress(ValueError, AttributeError):
+        try:
             document = json.loads(self.body)
             detail = f"{document.get('errorType', '')}: {document.get('errorMessage', '')}"
+        except (ValueError, AttributeError):
+            pass
         return f"{self.status} {detail}".strip()
 
 
@@ -57,41 +63,46 @@ def _connect(address: tuple[str, int]) -> socket.socket:
 class Connection:
     """One TCP connection to the Runtime API, opened lazily and reopened after `Connection: close`."""
 
-    def __init__(self, address: api.RuntimeAddress, connect: Connector = _connect) -> None:
+    def __init__(
+        self, address: api.RuntimeAddress, connect: Callable[[tuple[str, int]], socket.socket] = _connect
+    ) -> None:
         self.address = address
         self._connect = connect
         self._sock: socket.socket | None = None
         self._pending = bytearray()
 
-    @contextlib.contextmanager
-    def _translated(self, action: str) -> Iterator[None]:
-        try:
-            yield
-        except (OSError, wire.WireError) as exc:
-            self.close()
-            raise RuntimeAPIUnavailable(f"{action} {self.address.host_header}: {exc}") from exc
+    def _translate(self, action: str, exc: Exception) -> RuntimeAPIUnavailable:
+        """The one place where socket and protocol errors become the runtime's own error."""
+        self.close()
+        return RuntimeAPIUnavailable(f"{action} {self.address.host_header}: {exc}")
 
     def _socket(self) -> socket.socket:
         if self._sock is None:
-            with self._translated("cannot connect to the Runtime API at"):
+            try:
                 sock = self._connect((self.address.host, self.address.port))
                 if sock.family in (socket.AF_INET, socket.AF_INET6):
                     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no Nagle delay per chunk
                 sock.settimeout(None)  # the long poll on /next must never time out
-                self._sock = sock
+            except OSError as exc:
+                raise self._translate("cannot connect to the Runtime API at", exc) from exc
+            self._sock = sock
         return self._sock
 
     def close(self) -> None:
         if self._sock is not None:
-            with contextlib.suppress(OSError):
+            try:  # noqa: SIM105 - contextlib would cost start-up time
                 self._sock.close()
+            except OSError:
+                pass
         self._sock = None
         self._pending.clear()
 
     def send(self, data: bytes) -> None:
         sock = self._socket()
-        with self._translated("lost the connection to the Runtime API at"):
+        try:
             sock.sendall(data)
+        except OSError as exc:
+            raise self._translate(LOST, exc) from exc
 
     def send_request(self, request: api.RuntimeRequest) -> None:
         self.send(request.encode_head(self.address.host_header) + request.body)
@@ -102,15 +113,19 @@ class Connection:
             return False
         if self._pending:
             return True
-        with self._translated("lost the connection to the Runtime API at"):
+        try:
             readable, _, _ = select.select([self._sock], [], [], 0)
+        except (OSError, ValueError) as exc:
+            raise self._translate(LOST, exc) from exc
         return bool(readable)
 
     def read_response(self) -> RuntimeResponse:
         sock = self._socket()
-        with self._translated("lost the connection to the Runtime API at"):
+        try:
             head = wire.parse_response_head(self._read_head(sock))
             body = self._read_body(sock, head.headers)
+        except (OSError, wire.WireError) as exc:
+            raise self._translate(LOST, exc) from exc
         if head.headers.get("connection", "").lower() == "close":
             self.close()
         return RuntimeResponse(head.status, head.headers, body)

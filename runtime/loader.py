@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import importlib
 import sys
-from collections.abc import Callable
-from typing import Any
 
 from runtime.api import ErrorPayload
 from runtime.errors import payload_from_exception
+
+TYPE_CHECKING = False  # typing costs ~12 ms of start-up; annotations are never evaluated
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 
 class HandlerLoadError(Exception):

@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable, Mapping, MutableMapping
-from typing import Any
 
 from runtime.api import ErrorPayload
-from runtime.client import RuntimeClient, RuntimeResponse
-from runtime.context import FunctionEnvironment, Invocation, LambdaContext
+from runtime.context import Invocation, LambdaContext
 from runtime.errors import payload_from_exception
 from runtime.log import RuntimeLog, current_request_id
 from runtime.response import ResponseStream, ResponseStreamClosed, State, streaming_options
+
+TYPE_CHECKING = False  # typing costs ~12 ms of start-up; annotations are never evaluated
+if TYPE_CHECKING:
+    from collections.abc import Callable, MutableMapping
+    from typing import Any
+
+    from runtime.client import RuntimeClient, RuntimeResponse
+    from runtime.context import FunctionEnvironment
 
 TRACE_ENV = "_X_AMZN_TRACE_ID"
 
@@ -122,7 +127,7 @@ def _write_result(response: ResponseStream, result: Any) -> None:
     if isinstance(result, (bytes, bytearray, memoryview, str)):
         response.write(result)
         return
-    if isinstance(result, Mapping) or not isinstance(result, Iterable):
+    if isinstance(result, dict) or not hasattr(result, "__iter__"):
         raise TypeError(f"a streaming handler must return None, bytes, str or an iterable, not {type(result).__name__}")
     for chunk in result:
         response.write(chunk)

@@ -49,17 +49,15 @@ class Environment:
     # -- called by the front door -----------------------------------------------------------------
 
     def assign(self, invocation: inv.Invocation) -> None:
+        invocation.on_final = self.release
         with self._cond:
             self._pending = invocation
             self._cond.notify_all()
 
     def kill(self, reason: str, message: str) -> None:
         """End the process now; its invocation (if still running) fails with `reason`."""
-        with self._cond:
-            victims = [i for i in (self._pending, self._current) if i is not None]
-        for victim in victims:
+        for victim in self._shutdown():
             victim.emit(inv.InvocationFailed(reason, message))
-        self._shutdown()
 
     # -- called by the Runtime API server ------------------------------------------------------------
 
@@ -106,9 +104,8 @@ class Environment:
 
     def _watch(self) -> None:
         code = self.process.wait()
-        with self._cond:
-            was_alive = self.alive
-            victims = [i for i in (self._pending, self._current) if i is not None]
+        was_alive = self.alive
+        victims = self._shutdown()
         if self.init_error is not None:
             error_type, body = self.init_error
             self.log(f"init error in environment {self.name}: {error_type} {body.decode('utf-8', 'replace')}")
@@ -118,18 +115,20 @@ class Environment:
             self.log(f"runtime process of environment {self.name} exited with status {code}")
         for victim in victims:
             victim.emit(inv.InvocationFailed("Runtime.ExitError", f"runtime exited with status {code}"))
-        self._shutdown()
 
-    def _shutdown(self) -> None:
+    def _shutdown(self) -> list[inv.Invocation]:
+        """Mark dead, leave the pool, kill the process; returns the invocations it still held."""
         with self._cond:
+            victims = [i for i in (self._pending, self._current) if i is not None]
             if not self.alive:
-                return
+                return victims
             self.alive = False
             self._cond.notify_all()
         self.pool.discard(self)
         if self.process.poll() is None:
             self.process.kill()
         threading.Thread(target=self._close_server, daemon=True).start()
+        return victims
 
     def _close_server(self) -> None:
         self.process.wait()

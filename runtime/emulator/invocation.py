@@ -13,6 +13,7 @@ import queue
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from runtime import wire
@@ -85,6 +86,7 @@ class Invocation:
     state: State = State.QUEUED
     abandoned: threading.Event = field(default_factory=threading.Event)
     _channel: queue.Queue[Event] = field(default_factory=lambda: queue.Queue(CHANNEL_DEPTH))
+    on_final: Callable[[Invocation], None] | None = None  # the environment frees itself here
     _final_sent: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -106,13 +108,15 @@ class Invocation:
         Once the front door has gone (client disconnected, deadline passed) events are dropped,
         so the Runtime API side can keep draining the runtime's body without blocking forever.
         """
+        final = isinstance(event, FINAL_EVENTS)
         with self._lock:
             if self._final_sent:
                 return
-            if isinstance(event, FINAL_EVENTS):
+            if final:
                 self._final_sent = True
-                if self.state is not State.FAILED:
-                    self.state = State.FAILED if isinstance(event, InvocationFailed) else State.DONE
+                self.state = State.FAILED if isinstance(event, InvocationFailed) else State.DONE
+        if final and self.on_final is not None:
+            self.on_final(self)  # before the client hears of it, so its next request finds the environment free
         while not self.abandoned.is_set():
             try:
                 self._channel.put(event, timeout=0.25)

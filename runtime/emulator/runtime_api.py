@@ -119,7 +119,6 @@ class RuntimeAPIHandler(BaseHTTPRequestHandler):
             self._streamed_response(invocation, content_type)
         else:
             self._buffered_response(invocation, content_type)
-        self.environment.release(invocation)
 
     def _buffered_response(self, invocation: inv.Invocation, content_type: str) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -175,7 +174,6 @@ class RuntimeAPIHandler(BaseHTTPRequestHandler):
             invocation.emit(inv.InvocationFailed("Runtime.TruncatedResponse", "error body unreadable"))
             return
         invocation.emit(inv.FunctionErrored(self._error_type(body), body))
-        self.environment.release(invocation)
         self._send_accepted()
 
     def _init_error(self) -> None:

@@ -195,7 +195,9 @@ def test_concurrency_limit_gives_429(lambda_emulator, tmp_path):
 
 
 def test_json_log_format(lambda_emulator):
-    emulator = lambda_emulator(f"{SAMPLES}.json_logs", "--env", "AWS_LAMBDA_LOG_FORMAT=JSON")
+    emulator = lambda_emulator(
+        f"{SAMPLES}.json_logs", "--env", "AWS_LAMBDA_LOG_FORMAT=JSON", "--env", "AWS_LAMBDA_LOG_LEVEL=INFO"
+    )
     requests.get(emulator.url, timeout=30)
     line = emulator.wait_for_log("hello from the handler")
     record = json.loads(line)

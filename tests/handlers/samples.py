@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging  # imported at module level, as a real handler does
 import os
 import sys
 import time
@@ -118,8 +119,6 @@ def lockstep(event, response, context):
 
 
 def json_logs(event, context):
-    import logging
-
     logging.getLogger("app").info("hello from the handler")
     print("plain print")
     return "ok"

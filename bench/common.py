@@ -1,0 +1,53 @@
+"""Shared benchmark plumbing: an in-process emulator, a keep-alive client, and table printing."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import statistics
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from runtime.emulator.config import PROJECT_ROOT, EmulatorConfig
+from runtime.emulator.server import FrontDoorServer, make_server
+
+AWSLAMBDARIC_BOOTSTRAP = str(PROJECT_ROOT / "tests" / "foreign" / "awslambdaric_bootstrap")
+OUR_BOOTSTRAP = str(PROJECT_ROOT / "bootstrap")
+
+
+@contextlib.contextmanager
+def emulator(handler: str, bootstrap: str = OUR_BOOTSTRAP, **overrides: object) -> Iterator[FrontDoorServer]:
+    config = EmulatorConfig(handler=handler, port=0, bootstrap=bootstrap, concurrency=1, timeout=300, **overrides)
+    with make_server(config) as server:
+        yield server
+
+
+def connect(server: FrontDoorServer) -> http.client.HTTPConnection:
+    host, port = server.server_address[:2]
+    return http.client.HTTPConnection(host, port, timeout=300)
+
+
+def invoke(connection: http.client.HTTPConnection, path: str = "/2015-03-31/functions/f/invocations") -> bytes:
+    connection.request("POST", path, body=b"{}")
+    response = connection.getresponse()
+    body = response.read()
+    if response.status != 200:
+        raise RuntimeError(f"invoke failed: {response.status} {body[:200]!r}")
+    return body
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+def print_table(title: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=False)]
+    print(f"\n{title}")
+    print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=False)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in rows:
+        print("| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)) + " |")
+
+
+def project_path(*parts: str) -> Path:
+    return PROJECT_ROOT.joinpath(*parts)
