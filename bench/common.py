@@ -17,7 +17,9 @@ OUR_BOOTSTRAP = str(PROJECT_ROOT / "bootstrap")
 
 @contextlib.contextmanager
 def emulator(handler: str, bootstrap: str = OUR_BOOTSTRAP, **overrides: object) -> Iterator[FrontDoorServer]:
-    config = EmulatorConfig(handler=handler, port=0, bootstrap=bootstrap, concurrency=1, timeout=300, **overrides)
+    config = EmulatorConfig(
+        handler=handler, port=0, bootstrap=bootstrap, concurrency=1, timeout=300, access_log=False, **overrides
+    )
     with make_server(config) as server:
         yield server
 

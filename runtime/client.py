@@ -184,9 +184,12 @@ class RuntimeClient:
         self.connection = connection
         self.address = connection.address
         self._on_rejected = on_rejected
+        self._next_request: bytes | None = None
 
     def next_invocation(self) -> RuntimeResponse:
-        self.connection.send_request(api.next_invocation(self.address))
+        if self._next_request is None:  # the same bytes every time: encode them once
+            self._next_request = api.next_invocation(self.address).encode_head(self.address.host_header)
+        self.connection.send(self._next_request)
         response = self.connection.read_response()
         if response.status != 200:
             raise RuntimeAPIFailure(f"/next answered {response.describe()}")
@@ -203,8 +206,9 @@ class RuntimeClient:
         self.check(self.connection.read_response(), "init")
 
     def open_stream(self, request_id: str, content_type: str) -> ChunkedUpload:
-        self.connection.send_request(api.streaming_response(self.address, request_id, content_type))
-        return ChunkedUpload(self, request_id)
+        """A streamed `/response`; its head leaves with the first chunks, in one system call."""
+        request = api.streaming_response(self.address, request_id, content_type)
+        return ChunkedUpload(self, request_id, request.encode_head(self.address.host_header))
 
     def _exchange(self, request: api.RuntimeRequest, request_id: str) -> None:
         self.connection.send_request(request)
@@ -220,22 +224,28 @@ class RuntimeClient:
 
 
 class ChunkedUpload:
-    """The body of a streamed `/response`: one chunk per `send_chunk`, trailers at `finish`."""
+    """The body of a streamed `/response`: each `send` puts its chunks on the wire at once."""
 
-    def __init__(self, client: RuntimeClient, request_id: str) -> None:
+    def __init__(self, client: RuntimeClient, request_id: str, head: bytes) -> None:
         self._client = client
         self._connection = client.connection
         self._request_id = request_id
+        self._unsent_head = head
 
-    def send_chunk(self, data: bytes) -> None:
-        if self._connection.answer_waiting():
+    def send(self, chunks: list[bytes]) -> None:
+        if not self._unsent_head and self._connection.answer_waiting():
             # The Runtime API answered before the body ended (size cap, wrong state): stop here.
             response = self._connection.read_response()
             self._connection.close()
             self._client.check(response, self._request_id)
             raise ResponseStreamClosed(f"the Runtime API ended the response: {response.describe()}")
-        self._connection.send(wire.encode_chunk(data))
+        self._connection.send(self._take_head() + b"".join(map(wire.encode_chunk, chunks)))
 
-    def finish(self, trailers: Mapping[str, str] | None) -> None:
-        self._connection.send(wire.encode_last_chunk(trailers))
+    def finish(self, chunks: list[bytes], trailers: Mapping[str, str] | None) -> None:
+        body = b"".join(map(wire.encode_chunk, chunks)) + wire.encode_last_chunk(trailers)
+        self._connection.send(self._take_head() + body)
         self._client.check(self._connection.read_response(), self._request_id)
+
+    def _take_head(self) -> bytes:
+        head, self._unsent_head = self._unsent_head, b""
+        return head

@@ -23,12 +23,14 @@ if TYPE_CHECKING:
     class StreamSink(Protocol):
         """Where committed bytes go: a chunked POST to `/response`, or a recorder in tests.
 
-        `send_chunk` raises ResponseStreamClosed when the Runtime API stopped accepting the body.
+        `send` puts each of `chunks` on the wire as one chunk, in one system call, together with
+        the request head if that has not gone out yet; it raises ResponseStreamClosed when the
+        Runtime API stopped accepting the body. `finish` does the same and ends the body.
         """
 
-        def send_chunk(self, data: bytes) -> None: ...
+        def send(self, chunks: list[bytes]) -> None: ...
 
-        def finish(self, trailers: Mapping[str, str] | None) -> None: ...
+        def finish(self, chunks: list[bytes], trailers: Mapping[str, str] | None) -> None: ...
 
 
 MAX_TRAILER_ERROR_JSON = 2048  # base64 inflates 4/3: ~2.7 KiB, well under the 4 KiB trailer block
@@ -85,8 +87,10 @@ class ResponseStream:
         self._require_open()
         if not data:
             return  # a zero-length chunk would end the body
+        sink, chunks = self._commit()
+        chunks.append(bytes(data))
         try:
-            self._commit().send_chunk(bytes(data))
+            sink.send(chunks)
         except ResponseStreamClosed:
             self.state = State.FAILED
             raise
@@ -95,8 +99,9 @@ class ResponseStream:
     def flush(self) -> None:
         """Commit now: send the prelude even before the first body byte (e.g. to show headers)."""
         self._require_open()
+        sink, chunks = self._commit()
         try:
-            self._commit()
+            sink.send(chunks)
         except ResponseStreamClosed:
             self.state = State.FAILED
             raise
@@ -105,13 +110,12 @@ class ResponseStream:
         """End the body successfully (the runtime calls this when the handler returns)."""
         if self.state in (State.CLOSED, State.FAILED):
             return
+        sink, chunks = self._commit()
+        self.state = State.CLOSED
         try:
-            sink = self._commit()
+            sink.finish(chunks, None)
         except ResponseStreamClosed:
             self.state = State.FAILED
-            return
-        self.state = State.CLOSED
-        sink.finish(None)
 
     def fail(self, error: ErrorPayload) -> None:
         """End a committed body with the error trailers (Part A §4)."""
@@ -119,24 +123,28 @@ class ResponseStream:
             raise ResponseStreamError(f"cannot fail a response that is {self.state}")
         self.state = State.FAILED
         fitted = error.fitted(MAX_TRAILER_ERROR_JSON)
-        self._sink.finish(wire.encode_error_trailers(fitted.error_type, fitted.to_json()))
+        self._sink.finish([], wire.encode_error_trailers(fitted.error_type, fitted.to_json()))
 
     def _require_open(self) -> None:
         if self.state in (State.CLOSED, State.FAILED):
             raise ResponseStreamClosed(f"the response stream is {self.state}")
 
-    def _commit(self) -> StreamSink:
+    def _commit(self) -> tuple[StreamSink, list[bytes]]:
+        """The sink, and the chunks that must precede the body if this is the commit.
+
+        The prelude and the delimiter stay two chunks on the wire (Part A §2) but leave in the
+        same system call as the request head and the first body chunk.
+        """
         if self._sink is not None:
-            return self._sink
+            return self._sink, []
         if self._http_integration:
             self._sink = self._open_sink(wire.HTTP_INTEGRATION_CONTENT_TYPE)
-            self.state = State.COMMITTED
-            self._sink.send_chunk(wire.encode_prelude(self._prelude))
-            self._sink.send_chunk(wire.PRELUDE_DELIMITER)
+            preamble = [wire.encode_prelude(self._prelude), wire.PRELUDE_DELIMITER]
         else:
             self._sink = self._open_sink(self._prelude.headers["content-type"])
-            self.state = State.COMMITTED
-        return self._sink
+            preamble = []
+        self.state = State.COMMITTED
+        return self._sink, preamble
 
 
 def streaming(handler: Any = None, /, *, http_integration: bool = True) -> Any:

@@ -47,6 +47,14 @@ def encode_chunk(data: bytes) -> bytes:
     return b"%x\r\n%b\r\n" % (len(data), data)
 
 
+def chunk_size_line(length: int) -> bytes:
+    """The line before a chunk's data, for writers that send header, data and CRLF as a gather
+    list instead of copying the data into one framed buffer."""
+    if length <= 0:
+        raise ValueError("an empty chunk would terminate the body")
+    return b"%x\r\n" % length
+
+
 def encode_last_chunk(trailers: Mapping[str, str] | None = None) -> bytes:
     """The zero-length chunk that ends a body, with optional trailer fields (ASCII, no CR/LF)."""
     lines = [b"0\r\n"]
@@ -187,7 +195,7 @@ class ChunkedDecoder:
     """
 
     def __init__(self) -> None:
-        self._buffer = bytearray()
+        self._pending = b""  # only ever a partial size line, CRLF or trailer block: small
         self._remaining = 0  # data bytes left in the current chunk
         self._state = "size"  # size -> data -> data-crlf -> size ... -> trailers -> done
         self.unused = b""
@@ -197,99 +205,96 @@ class ChunkedDecoder:
         return self._state == "done"
 
     def feed(self, data: bytes) -> list[Data | EndOfBody]:
+        """Decode `data`; chunk data is sliced straight out of it, never copied into a buffer."""
         if self._state == "done":
             self.unused += data
             return []
-        self._buffer += data
+        if self._pending:
+            data, self._pending = self._pending + data, b""
         events: list[Data | EndOfBody] = []
-        while self._step(events):
-            pass
+        position = 0
+        while True:
+            advanced = self._step(data, position, events)
+            if advanced < 0:
+                break
+            position = advanced
+            if self._state == "done":
+                self.unused = data[position:]
+                return events
+        self._pending = data[position:]
         return events
 
-    def _step(self, events: list[Data | EndOfBody]) -> bool:
-        """Consume one syntactic element from the buffer; False when more bytes are needed."""
-        if self._state == "size":
-            return self._read_size_line()
+    def _step(self, data: bytes, position: int, events: list[Data | EndOfBody]) -> int:
+        """Consume one element at `position`; the new position, or -1 when more bytes are needed."""
         if self._state == "data":
-            return self._read_data(events)
+            take = min(self._remaining, len(data) - position)
+            if take <= 0:
+                return -1
+            events.append(Data(data[position : position + take]))
+            self._remaining -= take
+            if self._remaining == 0:
+                self._state = "data-crlf"
+            return position + take
         if self._state == "data-crlf":
-            return self._read_data_crlf()
-        if self._state == "trailers":
-            return self._read_trailers(events)
-        return False
+            if len(data) - position < 2:
+                return -1
+            if data[position : position + 2] != CRLF:
+                raise WireError("chunk data not followed by CRLF")
+            self._state = "size"
+            return position + 2
+        if self._state == "size":
+            return self._read_size_line(data, position)
+        return self._read_trailers(data, position, events)
 
-    def _read_size_line(self) -> bool:
-        end = self._buffer.find(CRLF)
+    def _read_size_line(self, data: bytes, position: int) -> int:
+        end = data.find(CRLF, position)
         if end < 0:
-            if len(self._buffer) > MAX_CHUNK_SIZE_LINE:
+            if len(data) - position > MAX_CHUNK_SIZE_LINE:
                 raise WireError("chunk-size line too long")
-            return False
-        line = bytes(self._buffer[:end])
-        del self._buffer[: end + 2]
+            return -1
+        line = data[position:end]
         size_text = line.split(b";", 1)[0].strip()
         if not size_text or len(size_text) > MAX_CHUNK_SIZE_DIGITS:
+            raise WireError(f"bad chunk-size line {line[:40]!r}")
+        if size_text.startswith((b"-", b"+", b"0x", b"0X")) or b"_" in size_text:
             raise WireError(f"bad chunk-size line {line[:40]!r}")
         try:
             size = int(size_text, 16)
         except ValueError:
             raise WireError(f"bad chunk-size line {line[:40]!r}") from None
-        if size_text.startswith((b"-", b"+", b"0x", b"0X")) or b"_" in size_text:
-            raise WireError(f"bad chunk-size line {line[:40]!r}")
         self._remaining = size
         self._state = "data" if size else "trailers"
-        return True
+        return end + 2
 
-    def _read_data(self, events: list[Data | EndOfBody]) -> bool:
-        if not self._buffer:
-            return False
-        take = min(self._remaining, len(self._buffer))
-        events.append(Data(bytes(self._buffer[:take])))
-        del self._buffer[:take]
-        self._remaining -= take
-        if self._remaining == 0:
-            self._state = "data-crlf"
-        return True
-
-    def _read_data_crlf(self) -> bool:
-        if len(self._buffer) < 2:
-            return False
-        if self._buffer[:2] != CRLF:
-            raise WireError("chunk data not followed by CRLF")
-        del self._buffer[:2]
-        self._state = "size"
-        return True
-
-    def _read_trailers(self, events: list[Data | EndOfBody]) -> bool:
-        if self._buffer[:2] == CRLF:
-            block_end, trailer_bytes = 0, b""
+    def _read_trailers(self, data: bytes, position: int, events: list[Data | EndOfBody]) -> int:
+        if data.startswith(CRLF, position):
+            block, after = b"", position + 2
         else:
-            block_end = self._buffer.find(b"\r\n\r\n")
-            if block_end < 0:
-                if len(self._buffer) > MAX_TRAILER_BLOCK_BYTES:
+            end = data.find(b"\r\n\r\n", position)
+            if end < 0:
+                if len(data) - position > MAX_TRAILER_BLOCK_BYTES:
                     raise WireError("trailer block too long")
-                return False
-            trailer_bytes = bytes(self._buffer[:block_end])
-            block_end += 2
-        if block_end > MAX_TRAILER_BLOCK_BYTES:
+                return -1
+            block, after = data[position:end], end + 4
+        if after - position > MAX_TRAILER_BLOCK_BYTES:
             raise WireError("trailer block too long")
-        trailers = parse_header_block(trailer_bytes)
-        self.unused = bytes(self._buffer[block_end + 2 :])
-        self._buffer.clear()
+        events.append(EndOfBody(parse_header_block(block)))
         self._state = "done"
-        events.append(EndOfBody(trailers))
-        return False
+        return after
 
 
 def parse_header_block(block: bytes) -> dict[str, str]:
     """Parse `Name: value` lines (CRLF separated, no final blank line) into lower-cased names."""
     fields: dict[str, str] = {}
-    for raw in block.split(CRLF) if block else ():
-        name, sep, value = raw.partition(b":")
-        if not sep or not name or name != name.strip():
-            raise WireError(f"malformed header line {raw[:40]!r}")
-        key = name.decode("latin-1").lower()
-        text = value.strip().decode("latin-1")
-        fields[key] = f"{fields[key]}, {text}" if key in fields else text
+    if not block:
+        return fields
+    for line in block.decode("latin-1").split("\r\n"):  # one decode: this runs on every invocation
+        name, sep, value = line.partition(":")
+        if not sep or not name or name[-1] in " \t" or name[0] in " \t":
+            raise WireError(f"malformed header line {line[:40]!r}")
+        key = name.lower()
+        value = value.strip()
+        fields[key] = f"{fields[key]}, {value}" if key in fields else value
     return fields
 
 

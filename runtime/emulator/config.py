@@ -32,6 +32,7 @@ class EmulatorConfig:
     throttle_burst_bytes: int = 6 * MB
     throttle_rate_bytes: int = 2 * MB
     environment: dict[str, str] = field(default_factory=dict)  # extra variables for the function
+    access_log: bool = True  # one line per request on stdout; benchmarks turn it off
 
     @property
     def function_arn(self) -> str:

@@ -54,6 +54,8 @@ class FrontDoorHandler(BaseHTTPRequestHandler):
         return self.server.config
 
     def _access_log(self, note: str = "") -> None:
+        if not self.config.access_log and not note:
+            return
         elapsed = (time.monotonic() - self.started) * 1000
         path = self.path.split("?", 1)[0]
         line = f"{self.command} {path} {self.status} {self.sent_bytes}B {elapsed:.1f}ms"
@@ -122,6 +124,20 @@ class FrontDoorHandler(BaseHTTPRequestHandler):
         try:
             self.wfile.write(data)
             self.wfile.flush()
+        except OSError as exc:
+            raise ClientGone(str(exc)) from exc
+        self.sent_bytes += len(data)
+
+    def write_chunk(self, data: bytes) -> None:
+        """One chunk to the client without copying `data`: a gather write of size line, data, CRLF."""
+        views = [memoryview(wire.chunk_size_line(len(data))), memoryview(data), memoryview(wire.CRLF)]
+        try:
+            while views:
+                sent = self.connection.sendmsg(views)
+                while views and sent >= len(views[0]):
+                    sent -= len(views.pop(0))
+                if views and sent:
+                    views[0] = views[0][sent:]
         except OSError as exc:
             raise ClientGone(str(exc)) from exc
         self.sent_bytes += len(data)
@@ -248,7 +264,7 @@ class FunctionURLHandler(FrontDoorHandler):
                 if throttle is not None:
                     throttle.wait(len(event.data))
                 if self.command != "HEAD":
-                    self.write_raw(wire.encode_chunk(event.data))
+                    self.write_chunk(event.data)
                 continue
             failure = self.log_failure(invocation, event)
             if failure:

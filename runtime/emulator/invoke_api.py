@@ -139,9 +139,9 @@ class InvokeAPIHandler(FunctionURLHandler):
                 continue
             if isinstance(event, inv.PreludeReceived):
                 data = wire.encode_prelude(event.prelude) + wire.PRELUDE_DELIMITER
-                self.write_raw(wire.encode_chunk(eventstream.payload_chunk(data)))
+                self.write_chunk(eventstream.payload_chunk(data))
             elif isinstance(event, inv.BodyData):
-                self.write_raw(wire.encode_chunk(eventstream.payload_chunk(event.data)))
+                self.write_chunk(eventstream.payload_chunk(event.data))
             else:
                 return self._complete(invocation, event)
 
@@ -153,6 +153,6 @@ class InvokeAPIHandler(FunctionURLHandler):
         elif isinstance(event, (inv.FunctionErrored, inv.ResponseEnded)) and event.error_type:
             code = event.error_type
             details = (event.error_body or b"").decode("utf-8", "replace")
-        self.write_raw(wire.encode_chunk(eventstream.invoke_complete(code, details)))
+        self.write_chunk(eventstream.invoke_complete(code, details))
         self.write_raw(wire.encode_last_chunk())
         return failure
