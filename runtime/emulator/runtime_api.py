@@ -44,7 +44,7 @@ class RuntimeAPIServer(ThreadingHTTPServer):
         return f"{host}:{port}"
 
     def start(self) -> None:
-        threading.Thread(target=self.serve_forever, name="runtime-api", daemon=True).start()
+        threading.Thread(target=self.serve_forever, args=(0.1,), name="runtime-api", daemon=True).start()
 
 
 class RuntimeAPIHandler(BaseHTTPRequestHandler):

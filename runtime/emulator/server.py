@@ -48,7 +48,7 @@ class FrontDoorServer(ThreadingHTTPServer):
 @contextlib.contextmanager
 def make_server(config: EmulatorConfig) -> Iterator[FrontDoorServer]:
     server = FrontDoorServer(config)
-    thread = threading.Thread(target=server.serve_forever, name="front-door", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.1,), name="front-door", daemon=True)
     thread.start()
     try:
         yield server

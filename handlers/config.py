@@ -1,0 +1,84 @@
+"""Every setting of the transfer API, read from the environment in one place.
+
+Each variable is documented in README.md ("Configuration"). Limits that S3 imposes (5 MiB
+minimum part, 10,000 parts, 5 GiB per part and per single PUT) are constants, not settings.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+MiB = 1024 * 1024
+GiB = 1024 * MiB
+S3_MIN_PART_BYTES = 5 * MiB
+S3_MAX_PART_BYTES = 5 * GiB
+S3_MAX_PARTS = 10_000
+S3_MAX_SINGLE_PUT_BYTES = 5 * GiB
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed: the function cannot serve requests."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    bucket: str
+    prefix: str = "transfers/"
+    presign_ttl_seconds: int = 900
+    multipart_threshold_bytes: int = 64 * MiB
+    part_size_bytes: int = 16 * MiB
+    max_transfer_bytes: int = 100 * GiB
+    max_metadata_bytes: int = 4096
+    default_expires_in: int = 7 * 24 * 3600
+    max_expires_in: int = 30 * 24 * 3600
+    default_max_downloads: int = 10
+    max_max_downloads: int = 10_000
+    allowed_origins: tuple[str, ...] = ("*",)
+    public_s3_endpoint: str | None = None
+    relay_threshold_bytes: int = 6 * 1000 * 1000
+    events_poll_seconds: float = 2.0
+
+
+def _int(environ: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    text = environ.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigError(f"{name}={text!r} is not an integer") from None
+    if value < minimum:
+        raise ConfigError(f"{name}={value} is below the minimum {minimum}")
+    return value
+
+
+def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
+    bucket = environ.get("TRANSFER_BUCKET", "").strip()
+    if not bucket:
+        raise ConfigError("TRANSFER_BUCKET is not set")
+    part_size = _int(environ, "TRANSFER_PART_SIZE_BYTES", 16 * MiB, S3_MIN_PART_BYTES)
+    if part_size > S3_MAX_PART_BYTES:
+        raise ConfigError(f"TRANSFER_PART_SIZE_BYTES={part_size} exceeds S3's 5 GiB part limit")
+    threshold = _int(environ, "TRANSFER_MULTIPART_THRESHOLD_BYTES", 64 * MiB, 1)
+    if threshold > S3_MAX_SINGLE_PUT_BYTES:
+        raise ConfigError("TRANSFER_MULTIPART_THRESHOLD_BYTES exceeds S3's 5 GiB single PUT limit")
+    origins = tuple(o.strip() for o in environ.get("TRANSFER_ALLOWED_ORIGINS", "*").split(",") if o.strip())
+    return Settings(
+        bucket=bucket,
+        prefix=environ.get("TRANSFER_PREFIX", "transfers/").strip("/") + "/",
+        presign_ttl_seconds=_int(environ, "TRANSFER_PRESIGN_TTL_SECONDS", 900, 1),
+        multipart_threshold_bytes=threshold,
+        part_size_bytes=part_size,
+        max_transfer_bytes=_int(environ, "TRANSFER_MAX_BYTES", 100 * GiB, 1),
+        max_metadata_bytes=_int(environ, "TRANSFER_MAX_METADATA_BYTES", 4096, 0),
+        default_expires_in=_int(environ, "TRANSFER_DEFAULT_EXPIRES_IN", 7 * 24 * 3600, 60),
+        max_expires_in=_int(environ, "TRANSFER_MAX_EXPIRES_IN", 30 * 24 * 3600, 60),
+        default_max_downloads=_int(environ, "TRANSFER_DEFAULT_MAX_DOWNLOADS", 10, 1),
+        max_max_downloads=_int(environ, "TRANSFER_MAX_MAX_DOWNLOADS", 10_000, 1),
+        allowed_origins=origins or ("*",),
+        public_s3_endpoint=environ.get("TRANSFER_PUBLIC_S3_ENDPOINT") or None,
+        relay_threshold_bytes=_int(environ, "TRANSFER_RELAY_THRESHOLD_BYTES", 6 * 1000 * 1000, 0),
+        events_poll_seconds=_int(environ, "TRANSFER_EVENTS_POLL_MS", 2000, 100) / 1000,
+    )

@@ -1,0 +1,51 @@
+"""Routing as a pure function from (method, path) to a route and its path parameters.
+
+Patterns like `/transfers/{id}/parts` compile once at import to anchored regular expressions
+(as starlette's `compile_path` does). An unknown path is 404; a known path with another method is
+405 with `Allow` listing what it accepts (as bottle's router does).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from handlers.errors import ApiError
+
+PARAMETER = re.compile(r"{([a-z_]+)}")
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    pattern: str
+    endpoint: Callable[..., Any]
+    regex: re.Pattern[str]
+
+    @classmethod
+    def compile(cls, method: str, pattern: str, endpoint: Callable[..., Any]) -> Route:
+        parts, position = [], 0
+        for match in PARAMETER.finditer(pattern):
+            parts.append(re.escape(pattern[position : match.start()]))
+            parts.append(f"(?P<{match.group(1)}>[^/]+)")
+            position = match.end()
+        parts.append(re.escape(pattern[position:]))
+        return cls(method.upper(), pattern, endpoint, re.compile("^" + "".join(parts) + "$"))
+
+
+def match(routes: Sequence[Route], method: str, path: str) -> tuple[Route, dict[str, str]]:
+    """The route for `method` and `path`, with its parameters; ApiError 404 or 405 otherwise."""
+    allowed: list[str] = []
+    for route in routes:
+        found = route.regex.match(path)
+        if found is None:
+            continue
+        if route.method == method:
+            return route, found.groupdict()
+        allowed.append(route.method)
+    if allowed:
+        allow = ", ".join(sorted({*allowed, "OPTIONS"}))
+        raise ApiError(405, "method_not_allowed", f"{method} is not allowed on {path}", {"allow": allow})
+    raise ApiError(404, "route_not_found", f"no route for {path}")
