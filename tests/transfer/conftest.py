@@ -1,0 +1,48 @@
+"""A running transfer API: the emulator with the real bootstrap and its embedded S3 (moto's server)."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from runtime.emulator.pytest_plugin import start_emulator
+
+MiB = 1024 * 1024
+
+
+class TransferAPI:
+    def __init__(self, emulator) -> None:
+        self.emulator = emulator
+        self.url = emulator.url.rstrip("/")
+        line = emulator.wait_for_log("Embedded S3: ")
+        self.s3_endpoint = line.split()[2]
+        self.bucket = line.rsplit("bucket ", 1)[1].rstrip(")")
+        self.s3 = boto3.client(
+            "s3",
+            endpoint_url=self.s3_endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=Config(signature_version="s3v4"),
+        )
+
+
+@pytest.fixture(scope="module")
+def api():
+    emulator = start_emulator(
+        "handlers.app.handler",
+        "--s3",
+        "--concurrency",
+        "16",
+        "--env",
+        f"TRANSFER_MULTIPART_THRESHOLD_BYTES={6 * MiB}",
+        "--env",
+        f"TRANSFER_PART_SIZE_BYTES={5 * MiB}",
+        "--env",
+        f"TRANSFER_RELAY_THRESHOLD_BYTES={6 * MiB}",
+    )
+    try:
+        yield TransferAPI(emulator)
+    finally:
+        emulator.stop()
