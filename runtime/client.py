@@ -104,6 +104,20 @@ class Connection:
         except OSError as exc:
             raise self._translate(LOST, exc) from exc
 
+    def send_parts(self, parts: list[bytes]) -> None:
+        """Send several buffers in as few system calls as the kernel allows, without joining them."""
+        sock = self._socket()
+        views = [memoryview(part) for part in parts if part]
+        try:
+            while views:
+                sent = sock.sendmsg(views)
+                while views and sent >= len(views[0]):
+                    sent -= len(views.pop(0))
+                if views and sent:
+                    views[0] = views[0][sent:]
+        except OSError as exc:
+            raise self._translate(LOST, exc) from exc
+
     def send_request(self, request: api.RuntimeRequest) -> None:
         self.send(request.encode_head(self.address.host_header) + request.body)
 
@@ -239,12 +253,18 @@ class ChunkedUpload:
             self._connection.close()
             self._client.check(response, self._request_id)
             raise ResponseStreamClosed(f"the Runtime API ended the response: {response.describe()}")
-        self._connection.send(self._take_head() + b"".join(map(wire.encode_chunk, chunks)))
+        self._connection.send_parts(self._framed(chunks))
 
     def finish(self, chunks: list[bytes], trailers: Mapping[str, str] | None) -> None:
-        body = b"".join(map(wire.encode_chunk, chunks)) + wire.encode_last_chunk(trailers)
-        self._connection.send(self._take_head() + body)
+        self._connection.send_parts([*self._framed(chunks), wire.encode_last_chunk(trailers)])
         self._client.check(self._connection.read_response(), self._request_id)
+
+    def _framed(self, chunks: list[bytes]) -> list[bytes]:
+        """The unsent request head (if any), then size line, data and CRLF per chunk: no copies."""
+        parts = [self._take_head()]
+        for chunk in chunks:
+            parts += (wire.chunk_size_line(len(chunk)), chunk, wire.CRLF)
+        return parts
 
     def _take_head(self) -> bytes:
         head, self._unsent_head = self._unsent_head, b""

@@ -172,10 +172,10 @@ def decode_prelude(document: bytes) -> Prelude:
 
 
 class Data(namedtuple("Data", "data")):
-    """A piece of body bytes (chunk boundaries are not preserved beyond a single feed)."""
+    """A piece of body bytes: `bytes`, or a `memoryview` into the fed buffer (never a copy)."""
 
     __slots__ = ()
-    data: bytes
+    data: bytes | memoryview
 
 
 class EndOfBody(namedtuple("EndOfBody", "trailers")):
@@ -230,7 +230,8 @@ class ChunkedDecoder:
             take = min(self._remaining, len(data) - position)
             if take <= 0:
                 return -1
-            events.append(Data(data[position : position + take]))
+            whole = position == 0 and take == len(data)
+            events.append(Data(data if whole else memoryview(data)[position : position + take]))
             self._remaining -= take
             if self._remaining == 0:
                 self._state = "data-crlf"

@@ -8,8 +8,10 @@ interpreted as a BUFFERED Function URL does. The Lambda Invoke API shares the po
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
+import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler
@@ -128,9 +130,10 @@ class FrontDoorHandler(BaseHTTPRequestHandler):
             raise ClientGone(str(exc)) from exc
         self.sent_bytes += len(data)
 
-    def write_chunk(self, data: bytes) -> None:
-        """One chunk to the client without copying `data`: a gather write of size line, data, CRLF."""
-        views = [memoryview(wire.chunk_size_line(len(data))), memoryview(data), memoryview(wire.CRLF)]
+    def write_chunk(self, *pieces: bytes | memoryview) -> None:
+        """One chunk to the client without copying `pieces`: a gather write of size line, data, CRLF."""
+        size = sum(len(piece) for piece in pieces)
+        views = [memoryview(wire.chunk_size_line(size)), *map(memoryview, pieces), memoryview(wire.CRLF)]
         try:
             while views:
                 sent = self.connection.sendmsg(views)
@@ -140,10 +143,10 @@ class FrontDoorHandler(BaseHTTPRequestHandler):
                     views[0] = views[0][sent:]
         except OSError as exc:
             raise ClientGone(str(exc)) from exc
-        self.sent_bytes += len(data)
+        self.sent_bytes += size
 
     def start_invocation(
-        self, event: bytes, client_context: str | None = None
+        self, event: bytes, client_context: str | None = None, client: ClientStream | None = None
     ) -> tuple[inv.Invocation, Environment] | None:
         """Queue `event` on an environment; None after answering 429 when all are busy."""
         try:
@@ -153,7 +156,7 @@ class FrontDoorHandler(BaseHTTPRequestHandler):
             return None
         trace = f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=0"
         invocation = inv.Invocation(
-            event, time.time() + self.config.timeout, trace_id=trace, client_context=client_context
+            event, time.time() + self.config.timeout, trace_id=trace, client_context=client_context, client=client
         )
         environment.assign(invocation)
         return invocation, environment
@@ -197,7 +200,8 @@ class FunctionURLHandler(FrontDoorHandler):
             if len(event) > self.config.max_request_bytes:
                 self.send_payload_too_large()
                 return
-            started = self.start_invocation(event)
+            client = ClientStream(self, self._throttle()) if self.config.mode == "stream" else None
+            started = self.start_invocation(event, client=client)
             if started is None:
                 return
             invocation, environment = started
@@ -227,23 +231,30 @@ class FunctionURLHandler(FrontDoorHandler):
         return json.dumps(function_url.build_event(request, identity)).encode("utf-8")
 
     def _relay_stream(self, invocation: inv.Invocation, environment: Environment) -> str:
-        first = self.next_event(invocation, environment)
-        if not isinstance(first, inv.ResponseStarted):
-            self.send_simple(502, INTERNAL_ERROR)
-            return self.log_failure(invocation, first)
-        integration = first.content_type.split(";")[0].strip() == wire.HTTP_INTEGRATION_CONTENT_TYPE
-        if first.streaming and integration:
-            head = self.next_event(invocation, environment)
-            if not isinstance(head, inv.PreludeReceived):
+        """Wait for the end while the Runtime API thread writes head and body to `invocation.client`."""
+        client = invocation.client
+        assert client is not None
+        event = self.next_event(invocation, environment)
+        while not isinstance(event, inv.FINAL_EVENTS):  # head and body went straight to the client
+            event = self.next_event(invocation, environment)
+        failure = self.log_failure(invocation, event)
+        if failure and client.started:
+            client.abort()  # a writer blocked on a slow client wakes up and stops
+        with client.lock:
+            client.closed = True
+            if not client.started:
                 self.send_simple(502, INTERNAL_ERROR)
-                return self.log_failure(invocation, head)
-            prelude = head.prelude
-        else:
-            prelude = wire.Prelude(200, {"content-type": first.content_type}, ())
-        self._send_stream_head(prelude)
-        return self._relay_body(invocation, environment)
+                return failure
+            if failure:
+                self.close_connection = True  # cut: no terminating chunk (Part A §7)
+                return f"stream cut: {failure}"
+            if client.gone:
+                self.close_connection = True
+                return "client disconnected"
+            self.write_raw(wire.encode_last_chunk())
+            return ""
 
-    def _send_stream_head(self, prelude: wire.Prelude) -> None:
+    def send_stream_head(self, prelude: wire.Prelude) -> None:
         self.status = prelude.status_code
         self.send_response(prelude.status_code)
         for name, value in prelude.headers.items():
@@ -255,23 +266,6 @@ class FunctionURLHandler(FrontDoorHandler):
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         self.write_raw(b"")
-
-    def _relay_body(self, invocation: inv.Invocation, environment: Environment) -> str:
-        throttle = self._throttle()
-        while True:
-            event = self.next_event(invocation, environment)
-            if isinstance(event, inv.BodyData):
-                if throttle is not None:
-                    throttle.wait(len(event.data))
-                if self.command != "HEAD":
-                    self.write_chunk(event.data)
-                continue
-            failure = self.log_failure(invocation, event)
-            if failure:
-                self.close_connection = True  # cut: no terminating chunk (Part A §7)
-                return f"stream cut: {failure}"
-            self.write_raw(wire.encode_last_chunk())
-            return ""
 
     def _throttle(self) -> Throttle | None:
         if not self.config.aws_throttle:
@@ -291,6 +285,52 @@ class FunctionURLHandler(FrontDoorHandler):
             response = function_url.interpret_buffered(collected.body)
         self.send_simple(response.status, response.body, response.headers)
         return ""
+
+
+class ClientStream:
+    """The Function URL client's connection, written by the thread that decodes the runtime's body.
+
+    Every write happens under `lock`, so the front door's own thread (which ends the response) and
+    the Runtime API thread never interleave bytes. A client that went away is remembered and the
+    rest of the body is dropped; the runtime is never blocked by a missing reader.
+    """
+
+    def __init__(self, handler: FunctionURLHandler, throttle: Throttle | None) -> None:
+        self.handler = handler
+        self.throttle = throttle
+        self.lock = threading.Lock()
+        self.started = False
+        self.closed = False
+        self.gone = False
+
+    def start(self, prelude: wire.Prelude) -> None:
+        with self.lock:
+            if self.closed or self.started:
+                return
+            self.started = True
+            try:
+                self.handler.send_stream_head(prelude)
+            except (ClientGone, OSError):
+                self.gone = True
+
+    def body(self, pieces: list[bytes | memoryview]) -> None:
+        with self.lock:
+            if self.closed or self.gone or not self.started:
+                return
+            if self.throttle is not None:
+                self.throttle.wait(sum(len(piece) for piece in pieces))
+            if self.handler.command == "HEAD":
+                return
+            try:
+                self.handler.write_chunk(*pieces)
+            except ClientGone:
+                self.gone = True
+
+    def abort(self) -> None:
+        """Stop now, from another thread: shut the socket so a blocked write returns at once."""
+        self.closed = True
+        with contextlib.suppress(OSError):
+            self.handler.connection.shutdown(socket.SHUT_RDWR)
 
 
 class CollectedResponse:

@@ -4,6 +4,11 @@ States: QUEUED -> DISPATCHED (the runtime took it from /next) -> RESPONDED (a /r
 ERRORED (/error) -> DONE; FAILED on a crash, timeout or cap from any state. The Runtime API side
 `emit()`s events; the front door `next_event()`s them. The channel holds a few events only, so a
 slow client slows the runtime down through TCP instead of growing the emulator's memory.
+
+A streaming Function URL request goes one step further: it attaches a `ClientStream`, and the
+thread that decodes the runtime's body writes the head and every chunk straight to the client
+(`deliver_head`, `deliver_body`). Only the final event crosses the channel. That keeps a thread
+hand-off and a queue round trip off every chunk of a stream.
 """
 
 from __future__ import annotations
@@ -15,8 +20,12 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from runtime import wire
+
+if TYPE_CHECKING:
+    from runtime.emulator.front_door import ClientStream
 
 CHANNEL_DEPTH = 16
 
@@ -87,6 +96,7 @@ class Invocation:
     abandoned: threading.Event = field(default_factory=threading.Event)
     _channel: queue.Queue[Event] = field(default_factory=lambda: queue.Queue(CHANNEL_DEPTH))
     on_final: Callable[[Invocation], None] | None = None  # the environment frees itself here
+    client: ClientStream | None = None  # set by a streaming Function URL request
     _final_sent: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -123,6 +133,22 @@ class Invocation:
                 return
             except queue.Full:
                 continue
+
+    def deliver_head(self, content_type: str, streaming: bool, prelude: wire.Prelude | None) -> None:
+        """The response began: its prelude if it has one, else its content type."""
+        if self.client is not None:
+            self.client.start(prelude or wire.Prelude(200, {"content-type": content_type}, ()))
+            return
+        self.emit(ResponseStarted(streaming, content_type))
+        if prelude is not None:
+            self.emit(PreludeReceived(prelude))
+
+    def deliver_body(self, pieces: list[bytes | memoryview]) -> None:
+        """Body bytes (as several buffers, to avoid copying them): to the client, or as one event."""
+        if self.client is not None:
+            self.client.body(pieces)
+        else:
+            self.emit(BodyData(b"".join(pieces)))
 
     def next_event(self, timeout: float) -> Event | None:
         """The next event, or None if none arrived within `timeout` seconds."""

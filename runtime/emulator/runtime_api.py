@@ -132,9 +132,9 @@ class RuntimeAPIHandler(BaseHTTPRequestHandler):
             invocation.emit(inv.InvocationFailed("Runtime.TruncatedResponse", "connection closed mid-body"))
             self.close_connection = True
             return
-        invocation.emit(inv.ResponseStarted(streaming=False, content_type=content_type))
+        invocation.deliver_head(content_type, streaming=False, prelude=None)
         if body:
-            invocation.emit(inv.BodyData(body))
+            invocation.deliver_body([body])
         invocation.emit(inv.ResponseEnded())
         self._send_accepted()
 
@@ -146,8 +146,12 @@ class RuntimeAPIHandler(BaseHTTPRequestHandler):
                 data = self.rfile.read1(READ_SIZE)
                 if not data:
                     raise ConnectionResetError("runtime closed the connection mid-body")
-                for event in _coalesced(decoder.feed(data)):
-                    relay.feed(event)
+                events = decoder.feed(data)
+                pieces = [event.data for event in events if isinstance(event, wire.Data)]
+                if pieces:
+                    relay.body(pieces)  # everything one read brought in, relayed as one piece
+                if decoder.done:
+                    relay.end(events[-1].trailers)
                 if relay.oversize and not relay.answered:
                     relay.answered = True
                     message = f"response exceeded {relay.limit} bytes; the stream was cut"
@@ -270,37 +274,40 @@ class StreamRelay:
         self.oversize = False
         self.answered = False
         integration = content_type.split(";", 1)[0].strip() == wire.HTTP_INTEGRATION_CONTENT_TYPE
+        self.content_type = content_type
         self.splitter = wire.PreludeSplitter() if integration else None
-        invocation.emit(inv.ResponseStarted(streaming=True, content_type=content_type))
+        if self.splitter is None:
+            invocation.deliver_head(content_type, streaming=True, prelude=None)
 
-    def feed(self, event: wire.Data | wire.EndOfBody) -> None:
-        if isinstance(event, wire.EndOfBody):
-            self._end(event.trailers)
-        elif self.splitter is None:
-            self._body(event.data)
-        else:
-            for part in self.splitter.feed(event.data):
-                if isinstance(part, wire.PreludeReceived):
-                    self.invocation.emit(inv.PreludeReceived(part.prelude))
-                else:
-                    self._body(part.data)
+    def body(self, pieces: list[bytes | memoryview]) -> None:
+        """Body bytes as decoded; until the prelude is complete they go through the splitter."""
+        if self.splitter is None or self.splitter.prelude_found:
+            self._relay(pieces)
+            return
+        for part in self.splitter.feed(b"".join(pieces)):
+            if isinstance(part, wire.PreludeReceived):
+                self.invocation.deliver_head(self.content_type, streaming=True, prelude=part.prelude)
+            else:
+                self._relay([part.data])
 
-    def _body(self, data: bytes) -> None:
+    def _relay(self, pieces: list[bytes | memoryview]) -> None:
         if self.oversize:
             return  # drained and dropped: the client's stream was already cut
         room = self.limit - self.sent
-        if len(data) > room:
-            if room:
-                self.invocation.emit(inv.BodyData(data[:room]))
+        size = sum(len(piece) for piece in pieces)
+        if size > room:
+            kept = _first_bytes(pieces, room)
+            if kept:
+                self.invocation.deliver_body(kept)
             self.sent = self.limit
             self.oversize = True
             message = f"response exceeded the {self.limit}-byte streaming limit"
             self.invocation.emit(inv.InvocationFailed("Function.ResponseSizeTooLarge", message))
             return
-        self.sent += len(data)
-        self.invocation.emit(inv.BodyData(data))
+        self.sent += size
+        self.invocation.deliver_body(pieces)
 
-    def _end(self, trailers: dict[str, str] | object) -> None:
+    def end(self, trailers: dict[str, str] | object) -> None:
         if self.oversize:
             return
         if self.splitter is not None and not self.splitter.prelude_found:
@@ -314,14 +321,15 @@ class StreamRelay:
         self.invocation.emit(inv.ResponseEnded(error_type, decoded))
 
 
-def _coalesced(events: list[wire.Data | wire.EndOfBody]) -> list[wire.Data | wire.EndOfBody]:
-    """The chunks that one read brought in, as one piece: they arrived together anyway, and one
-    event per read instead of per chunk keeps the relay's per-event cost off the hot path."""
-    data = [event.data for event in events if isinstance(event, wire.Data)]
-    if len(data) < 2:
-        return events
-    ends = [event for event in events if isinstance(event, wire.EndOfBody)]
-    return [wire.Data(b"".join(data)), *ends]
+def _first_bytes(pieces: list[bytes | memoryview], count: int) -> list[bytes | memoryview]:
+    """The first `count` bytes of `pieces`, as pieces (for cutting a stream at the size cap)."""
+    kept: list[bytes | memoryview] = []
+    for piece in pieces:
+        if count <= 0:
+            break
+        kept.append(piece[:count])
+        count -= len(kept[-1])
+    return kept
 
 
 def _b64decode(text: str) -> bytes:
