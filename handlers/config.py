@@ -74,7 +74,12 @@ def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
         max_transfer_bytes=_int(environ, "TRANSFER_MAX_BYTES", 100 * GiB, 1),
         max_metadata_bytes=_int(environ, "TRANSFER_MAX_METADATA_BYTES", 4096, 0),
         default_expires_in=_int(environ, "TRANSFER_DEFAULT_EXPIRES_IN", 7 * 24 * 3600, 60),
-        max_expires_in=_int(environ, "TRANSFER_MAX_EXPIRES_IN", 30 * 24 * 3600, 60),
+        max_expires_in=_int(
+            environ,
+            "TRANSFER_MAX_EXPIRES_IN",
+            _int(environ, "TRANSFER_MAX_EXPIRES_DAYS", 30, 1) * 24 * 3600,  # days: what the template's lifecycle rule uses
+            60,
+        ),
         default_max_downloads=_int(environ, "TRANSFER_DEFAULT_MAX_DOWNLOADS", 10, 1),
         max_max_downloads=_int(environ, "TRANSFER_MAX_MAX_DOWNLOADS", 10_000, 1),
         allowed_origins=origins or ("*",),
