@@ -77,7 +77,7 @@ def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
         max_expires_in=_int(
             environ,
             "TRANSFER_MAX_EXPIRES_IN",
-            _int(environ, "TRANSFER_MAX_EXPIRES_DAYS", 30, 1) * 24 * 3600,  # days: what the template's lifecycle rule uses
+            _int(environ, "TRANSFER_MAX_EXPIRES_DAYS", 30, 1) * 24 * 3600,  # the template sets days
             60,
         ),
         default_max_downloads=_int(environ, "TRANSFER_DEFAULT_MAX_DOWNLOADS", 10, 1),
