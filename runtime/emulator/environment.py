@@ -65,9 +65,8 @@ class Environment:
         """Block until an invocation is assigned (the long poll); None once the environment is dead."""
         with self._cond:
             self._initialised = True
-            if self._current is not None and not self._current.finished:
-                self._current.emit(inv.InvocationFailed("Runtime.InvalidResponse", "runtime polled /next again"))
-            self._current = None
+            # Several pollers may wait here (AWS_LAMBDA_MAX_CONCURRENCY > 1): each takes the next
+            # invocation; an environment still holds at most one at a time.
             while self._pending is None and self.alive:
                 self._cond.wait()
             if not self.alive:

@@ -122,3 +122,9 @@ def json_logs(event, context):
     logging.getLogger("app").info("hello from the handler")
     print("plain print")
     return "ok"
+
+
+def thread_name(event, context):
+    import threading
+
+    return threading.current_thread().name
