@@ -14,7 +14,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from handlers import transfers
+from handlers import events, relay, transfers, upload
 from handlers.config import ConfigError, Settings, load_settings
 from handlers.errors import ApiError
 from handlers.http import JsonResponse, Request, StreamResponse, request_from_event
@@ -43,6 +43,10 @@ ROUTES = [
     Route.compile("GET", "/transfers/{id}/parts", transfers.list_parts),
     Route.compile("POST", "/transfers/{id}/complete", transfers.complete_transfer),
     Route.compile("GET", "/transfers/{id}/download-url", transfers.download_url),
+    Route.compile("GET", "/transfers/{id}/ciphertext", relay.ciphertext),
+    Route.compile("PUT", "/transfers/{id}/ciphertext", upload.upload_ciphertext),
+    Route.compile("GET", "/transfers/{id}/download", relay.download),
+    Route.compile("GET", "/transfers/{id}/events", events.events),
 ]
 
 
@@ -126,6 +130,8 @@ def handler(event: Mapping[str, Any], response: ResponseStream, context: Any) ->
     request_id = getattr(context, "aws_request_id", "")
     try:
         request = request_from_event(event)
+        if hasattr(context, "get_remaining_time_in_millis"):
+            request = dataclasses.replace(request, remaining_ms=context.get_remaining_time_in_millis)
     except ApiError as exc:
         write_response(response, error_response(exc), cors_headers(None, None))
         return

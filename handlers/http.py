@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,7 @@ class Request:
     body: bytes
     request_id: str
     path_params: Mapping[str, str] = field(default_factory=dict)
+    remaining_ms: Callable[[], int] = field(default=lambda: 15 * 60 * 1000)  # the invocation's time left
 
     def json(self) -> dict[str, Any]:
         """The body as a JSON object; 400 for anything else (an empty body is `{}`)."""

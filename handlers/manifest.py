@@ -39,6 +39,7 @@ class Manifest:
     owner_token_hash: str
     download_token_hash: str | None = None
     completed_at: float | None = None
+    revision: int = 0  # bumped by every stored change: the id of live events
     version: int = FORMAT_VERSION
 
     def replace(self, **changes: Any) -> Manifest:
@@ -79,4 +80,5 @@ class Manifest:
             "max_downloads": self.max_downloads,
             "download_count": self.download_count,
             "downloads_remaining": self.downloads_remaining,
+            "revision": self.revision,
         }

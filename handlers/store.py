@@ -64,6 +64,7 @@ class ManifestStore:
             updated = change(manifest)
             if updated == manifest:
                 return manifest
+            updated = updated.replace(revision=manifest.revision + 1)
             try:
                 self._put(updated, IfMatch=etag)
                 return updated

@@ -266,7 +266,7 @@ def complete_transfer(request: Request, service: Service) -> JsonResponse:
     require_pending(manifest)
     if manifest.method == "multipart":
         _complete_multipart(service, manifest)
-    _verify_object(service, manifest)
+    verify_object(service, manifest)
     download_token = tokens.new_token()
 
     def mark_ready(current: Manifest) -> Manifest:
@@ -312,7 +312,7 @@ def _complete_multipart(service: Service, manifest: Manifest) -> None:
         raise
 
 
-def _verify_object(service: Service, manifest: Manifest) -> None:
+def verify_object(service: Service, manifest: Manifest) -> None:
     """The ciphertext must be in S3 with the declared size, and the declared checksum if any."""
     key = service.store.ciphertext_key(manifest.id)
     try:
