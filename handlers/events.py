@@ -73,6 +73,7 @@ class EventStream:
         self.interval = service.settings.events_poll_seconds
         self.etag: str | None = None
         self.manifest: Manifest | None = manifest
+        self.parts: list[dict[str, Any]] = []
 
     def run(self) -> Iterator[bytes]:
         yield f"retry: {RETRY_MILLISECONDS}\n\n".encode()
@@ -99,10 +100,11 @@ class EventStream:
         self.manifest = self._load_if_changed()
         if self.manifest is None:
             return Snapshot(None, 0, 0)
-        if self.manifest.state == PENDING and self.manifest.method == "multipart":
-            parts = self._parts()
-            return Snapshot(self.manifest, len(parts), sum(part["Size"] for part in parts))
-        return Snapshot(self.manifest, 0, 0)
+        if self.manifest.state != PENDING:
+            return Snapshot(self.manifest, self.manifest.part_count, self.manifest.size)
+        if self.manifest.method == "multipart":
+            self.parts = self._parts() or self.parts  # completed meanwhile: keep the last count
+        return Snapshot(self.manifest, len(self.parts), sum(part["Size"] for part in self.parts))
 
     def _load_if_changed(self) -> Manifest | None:
         store = self.service.store
@@ -139,7 +141,7 @@ class EventStream:
         view = snapshot.manifest.public_view(self.service.clock())
         view.pop("metadata", None)
         view["parts_uploaded"] = snapshot.parts_uploaded
-        view["bytes_uploaded"] = snapshot.bytes_uploaded if snapshot.manifest.state == PENDING else view["size"]
+        view["bytes_uploaded"] = snapshot.bytes_uploaded
         return view
 
     def _final_reason(self, snapshot: Snapshot) -> str | None:

@@ -41,6 +41,8 @@ def api():
         f"TRANSFER_PART_SIZE_BYTES={5 * MiB}",
         "--env",
         f"TRANSFER_RELAY_THRESHOLD_BYTES={6 * MiB}",
+        "--env",
+        "TRANSFER_EVENTS_POLL_MS=200",
     )
     try:
         yield TransferAPI(emulator)
