@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-ALL = ("warm", "throughput", "first_byte", "startup", "memory")
+ALL = ("warm", "throughput", "first_byte", "startup", "memory", "relay")
 
 
 def main(names: list[str]) -> int:

@@ -23,7 +23,7 @@ def run_sink(port: int, target: str) -> tuple[int, float]:
         text=True,
         check=True,
     ).stdout.split()
-    return int(output[0]), float(output[1])
+    return int(output[0]), float(output[1])  # bytes, seconds (the third field is time to first byte)
 
 
 def raw_socket_copy() -> float:

@@ -11,7 +11,10 @@ most the number that started together, and every finished one is counted exactly
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from collections.abc import Iterator
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -24,7 +27,8 @@ from handlers.ranges import ByteRange, Unsatisfiable, parse_range
 log = logging.getLogger("transfer-api")
 
 STREAMED_RESPONSE_LIMIT = 200 * 1000 * 1000  # Lambda's streamed-response cap, in decimal megabytes
-RELAY_CHUNK_BYTES = 256 * 1024
+RELAY_CHUNK_BYTES = 1024 * 1024
+PREFETCH_CHUNKS = 4  # at most 4 MiB in flight per relay
 
 
 def _readable(request: Request, service: transfers.Service) -> Manifest:
@@ -89,7 +93,7 @@ def _stream_object(service: transfers.Service, manifest: Manifest, byte_range: B
     def chunks() -> Iterator[bytes]:
         sent, body = 0, answer["Body"]
         try:
-            for chunk in body.iter_chunks(RELAY_CHUNK_BYTES):
+            for chunk in prefetched(body.iter_chunks(RELAY_CHUNK_BYTES), PREFETCH_CHUNKS):
                 sent += len(chunk)
                 yield chunk
         finally:
@@ -101,6 +105,47 @@ def _stream_object(service: transfers.Service, manifest: Manifest, byte_range: B
             _count_completed(service, manifest.id)
 
     return chunks()
+
+
+def prefetched(chunks: Iterator[bytes], depth: int) -> Iterator[bytes]:
+    """Read ahead up to `depth` chunks in a thread, so reading S3 and writing to the client overlap.
+
+    Without it the relay alternates: read a chunk, wait while it is written, read the next. Memory
+    stays bounded by `depth` chunks. If the consumer stops early, the reader stops at its next put.
+    """
+    channel: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stopped = threading.Event()
+
+    def put(item: tuple[str, Any]) -> bool:
+        while not stopped.is_set():
+            try:
+                channel.put(item, timeout=0.5)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            for chunk in chunks:
+                if not put(("chunk", chunk)):
+                    return
+            put(("end", None))
+        except BaseException as exc:  # handed to the consumer, which re-raises it in its own thread
+            put(("error", exc))
+
+    threading.Thread(target=read, name="relay-prefetch", daemon=True).start()
+    try:
+        while True:
+            kind, value = channel.get()
+            if kind == "chunk":
+                yield value
+            elif kind == "error":
+                raise value
+            else:
+                return
+    finally:
+        stopped.set()
 
 
 def _count_completed(service: transfers.Service, transfer_id: str) -> None:
