@@ -161,5 +161,5 @@ def download(request: Request, service: transfers.Service) -> StreamResponse | J
     manifest = _readable(request, service)
     if manifest.size <= service.settings.relay_threshold_bytes:
         return _relay(request, service, manifest)
-    answer = transfers.download_url(request, service)
+    answer = transfers.presigned_download(service, manifest)
     return JsonResponse(303, answer.body, {"location": answer.body["url"]})

@@ -31,4 +31,4 @@ def data_client(settings: Settings) -> Any:
 
 
 def presign_client(settings: Settings) -> Any:
-    return s3_client(settings.public_s3_endpoint) if settings.public_s3_endpoint else s3_client(None)
+    return s3_client(settings.public_s3_endpoint)

@@ -385,7 +385,11 @@ def count_download(service: Service, transfer: str) -> Manifest:
 
 
 def download_url(request: Request, service: Service) -> JsonResponse:
-    manifest = authorise(request, service, owner=False, download=True)
+    return presigned_download(service, authorise(request, service, owner=False, download=True))
+
+
+def presigned_download(service: Service, manifest: Manifest) -> JsonResponse:
+    """Count one download (atomically, with the limit) and answer with a presigned GET."""
     counted = count_download(service, manifest.id)
     ttl = service.settings.presign_ttl_seconds
     params = {"Bucket": service.bucket, "Key": service.store.ciphertext_key(manifest.id)}

@@ -41,10 +41,8 @@ class WireError(ValueError):
 
 
 def encode_chunk(data: bytes) -> bytes:
-    """Frame one non-empty chunk. An empty chunk would end the body, so it is refused here."""
-    if not data:
-        raise ValueError("an empty chunk would terminate the body")
-    return b"%x\r\n%b\r\n" % (len(data), data)
+    """Frame one non-empty chunk as one buffer. An empty chunk would end the body, so it is refused."""
+    return chunk_size_line(len(data)) + data + CRLF
 
 
 def chunk_size_line(length: int) -> bytes:
@@ -73,6 +71,21 @@ def encode_error_trailers(error_type: str, error_body: bytes) -> dict[str, str]:
         ERROR_TYPE_TRAILER: error_type,
         ERROR_BODY_TRAILER: base64.b64encode(error_body).decode("ascii"),
     }
+
+
+def decode_error_trailers(trailers: Mapping[str, str]) -> tuple[str | None, bytes | None]:
+    """(error type, decoded error body) from a body's trailers; (None, None) when it succeeded.
+
+    A body that is not valid base64 is passed on as its raw text rather than dropped.
+    """
+    error_type = trailers.get(ERROR_TYPE_TRAILER.lower())
+    encoded = trailers.get(ERROR_BODY_TRAILER.lower())
+    if not encoded:
+        return error_type, None
+    try:
+        return error_type, base64.b64decode(encoded, validate=True)
+    except ValueError:  # binascii.Error is a ValueError
+        return error_type, encoded.encode("utf-8", "replace")
 
 
 def encode_request_head(method: str, target: str, headers: Sequence[tuple[str, str]]) -> bytes:

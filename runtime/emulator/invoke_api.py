@@ -41,6 +41,10 @@ class InvokeAPIHandler(FunctionURLHandler):
         else:
             self.handle_function_url()
 
+    def _is_invoke_api(self) -> bool:
+        path = self.path.split("?", 1)[0]
+        return self.command == "POST" and bool(INVOKE_ROUTE.match(path) or STREAM_ROUTE.match(path))
+
     def _guarded(self, action: Callable[[], str]) -> None:
         note = ""
         try:
@@ -67,13 +71,13 @@ class InvokeAPIHandler(FunctionURLHandler):
         return self.start_invocation(payload or b"{}", self._client_context())
 
     def send_payload_too_large(self) -> None:
-        if not (INVOKE_ROUTE.match(self.path.split("?")[0]) or STREAM_ROUTE.match(self.path.split("?")[0])):
+        if not self._is_invoke_api():
             super().send_payload_too_large()
             return
         self._send_api_error(413, "RequestTooLargeException", "Request must be smaller than 6291456 bytes")
 
     def send_throttled(self) -> None:
-        if not (INVOKE_ROUTE.match(self.path.split("?")[0]) or STREAM_ROUTE.match(self.path.split("?")[0])):
+        if not self._is_invoke_api():
             super().send_throttled()
             return
         self._send_api_error(429, "TooManyRequestsException", "Rate Exceeded.")

@@ -14,6 +14,7 @@ import json
 import re
 import socket
 import threading
+from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
 
@@ -307,18 +308,15 @@ class StreamRelay:
         self.sent += size
         self.invocation.deliver_body(pieces)
 
-    def end(self, trailers: dict[str, str] | object) -> None:
+    def end(self, trailers: Mapping[str, str]) -> None:
         if self.oversize:
             return
         if self.splitter is not None and not self.splitter.prelude_found:
             message = "the body ended before the prelude delimiter"
             self.invocation.emit(inv.InvocationFailed("Runtime.InvalidResponse", message))
             return
-        fields = trailers if isinstance(trailers, dict) else {}
-        error_type = fields.get(wire.ERROR_TYPE_TRAILER.lower())
-        error_body = fields.get(wire.ERROR_BODY_TRAILER.lower())
-        decoded = _b64decode(error_body) if error_body else None
-        self.invocation.emit(inv.ResponseEnded(error_type, decoded))
+        error_type, error_body = wire.decode_error_trailers(trailers)
+        self.invocation.emit(inv.ResponseEnded(error_type, error_body))
 
 
 def _first_bytes(pieces: list[bytes | memoryview], count: int) -> list[bytes | memoryview]:
@@ -330,13 +328,3 @@ def _first_bytes(pieces: list[bytes | memoryview], count: int) -> list[bytes | m
         kept.append(piece[:count])
         count -= len(kept[-1])
     return kept
-
-
-def _b64decode(text: str) -> bytes:
-    import base64
-    import binascii
-
-    try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        return text.encode("utf-8", "replace")

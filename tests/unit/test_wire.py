@@ -172,3 +172,11 @@ def test_response_head_parsing():
     assert (head.status, head.reason, head.headers) == (202, "Accepted", {"content-length": "2", "x-a": "b"})
     with pytest.raises(wire.WireError):
         wire.parse_response_head(b"SPDY nonsense")
+
+
+def test_error_trailers_round_trip_and_tolerate_bad_base64():
+    trailers = {k.lower(): v for k, v in wire.encode_error_trailers("KeyError", b'{"errorMessage":"x"}').items()}
+    assert wire.decode_error_trailers(trailers) == ("KeyError", b'{"errorMessage":"x"}')
+    assert wire.decode_error_trailers({}) == (None, None)
+    bad = {"lambda-runtime-function-error-type": "X", "lambda-runtime-function-error-body": "not base64!"}
+    assert wire.decode_error_trailers(bad) == ("X", b"not base64!")
