@@ -116,7 +116,7 @@ def test_set_cookie_headers_move_into_cookies_and_default_content_type():
     assert prelude.headers == {"x-a": "1,2", "content-type": "application/octet-stream"}
 
 
-@pytest.mark.parametrize("status", [99, 600, "200", True])
+@pytest.mark.parametrize("status", [99, 100, 199, 600, "200", True])
 def test_prelude_rejects_bad_status(status):
     with pytest.raises((TypeError, ValueError)):
         wire.build_prelude(status)
@@ -180,3 +180,215 @@ def test_error_trailers_round_trip_and_tolerate_bad_base64():
     assert wire.decode_error_trailers({}) == (None, None)
     bad = {"lambda-runtime-function-error-type": "X", "lambda-runtime-function-error-body": "not base64!"}
     assert wire.decode_error_trailers(bad) == ("X", b"not base64!")
+
+
+# -- field checks at the handler's response.start() -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("headers", "cookies"),
+    [
+        ({"x-name": "€"}, None),  # not Latin-1
+        ({"x-a": "b\r\nSet-Cookie: evil=1"}, None),  # header injection
+        ({"x-a": "b\nc"}, None),
+        ({"x-a": "nul\x00"}, None),
+        ({"bad name": "v"}, None),
+        ({"x\r\ny": "v"}, None),
+        ({"": "v"}, None),
+        ({}, ["a=1\r\nX: y"]),
+    ],
+)
+def test_prelude_refuses_fields_that_are_not_http(headers, cookies):
+    with pytest.raises(ValueError):
+        wire.build_prelude(200, headers, cookies)
+
+
+def test_prelude_accepts_latin1_and_tabs():
+    prelude = wire.build_prelude(200, {"x-a": "caf\xe9\tok"})
+    assert prelude.headers["x-a"] == "caf\xe9\tok"
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        b"[" * 5000 + b"]" * 5000,
+        b'{"statusCode":200,"x":' + b"[" * 100 + b"]" * 100 + b"}",
+        b'{"statusCode":' + b"9" * 5000 + b"}",
+        b'{"statusCode":200,"x":1' + b"0" * 400 + b"}",
+        b'{"statusCode":200,"x":NaN}',
+        b'{"statusCode":100}',
+        b'{"statusCode":200,"headers":{"x":"a\\r\\nb: c"}}',
+        b'{"statusCode":200,"headers":{"x y":"v"}}',
+        b'{"statusCode":200,"headers":{"x":"\\u20ac"}}',
+        b'{"statusCode":200,"cookies":["a\\n"]}',
+        b"\xff\xfe",
+    ],
+)
+def test_decode_prelude_raises_only_wire_error(document):
+    with pytest.raises(wire.WireError):
+        wire.decode_prelude(document)
+
+
+def test_decode_prelude_keeps_brackets_inside_strings():
+    document = b'{"statusCode":200,"headers":{"x":"' + b"[{" * 30 + b'"}}'
+    assert wire.decode_prelude(document).headers == {"x": "[{" * 30}
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"HTTP/1.1 2000 OK",
+        b"HTTP/1.1 20x OK",
+        b"HTTP/2 200 OK",
+        b"HTTP/1.1 200 OK\r\nBad Name: x",
+        b"HTTP/1.1 200 O\x00K",
+    ],
+)
+def test_malformed_response_heads_raise_wire_error(head):
+    with pytest.raises(wire.WireError):
+        wire.parse_response_head(head)
+
+
+def test_size_line_limit_does_not_depend_on_how_the_line_arrives():
+    line = b"0" * (wire.MAX_CHUNK_SIZE_LINE + 1) + b"\r\n"
+    with pytest.raises(wire.WireError):
+        wire.ChunkedDecoder().feed(line)
+    decoder = wire.ChunkedDecoder()
+    with pytest.raises(wire.WireError):
+        for index in range(len(line)):
+            decoder.feed(line[index : index + 1])
+    exact = b"1;" + b"e" * (wire.MAX_CHUNK_SIZE_LINE - 2) + b"\r\nx\r\n0\r\n\r\n"  # at the limit
+    decoder, events = decode_all([exact[i : i + 1] for i in range(len(exact))])
+    assert decoder.done and body_of(events) == b"x"
+
+
+# -- request heads and body framing -------------------------------------------------------------------
+
+
+def framing_of(*fields: tuple[str, str], version: str = "HTTP/1.1") -> wire.BodyFraming:
+    head = "POST / " + version + "\r\n" + "".join(f"{n}: {v}\r\n" for n, v in fields)
+    return wire.request_body_framing(wire.parse_request_head(head.encode("latin-1").rstrip(b"\r\n")))
+
+
+def test_request_head_keeps_field_order_and_joins_repeats():
+    head = wire.parse_request_head(b"GET /a?b=1 HTTP/1.1\r\nHost: h\r\nX-H: a\r\nx-h: b")
+    assert (head.method, head.target, head.version) == ("GET", "/a?b=1", "HTTP/1.1")
+    assert head.fields == (("host", "h"), ("x-h", "a"), ("x-h", "b"))
+    assert head.headers["x-h"] == "a, b"
+    assert head.keep_alive
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"GET /a",
+        b"GET  /a HTTP/1.1",
+        b"G(T / HTTP/1.1",
+        b"GET /\x01 HTTP/1.1",
+        b"GET /\xe9 HTTP/1.1",
+        b"GET / HTTP/1.1\r\n folded: x",
+        b"GET / HTTP/1.1\r\nName : x",
+        b"GET / HTTP/1.1\r\nX: a\x00b",
+        b"GET / FTP/1.0",
+    ],
+)
+def test_malformed_request_heads_raise_wire_error(head):
+    with pytest.raises(wire.WireError):
+        wire.parse_request_head(head)
+
+
+def test_unknown_http_versions_are_their_own_error():
+    with pytest.raises(wire.UnsupportedVersion):
+        wire.parse_request_head(b"GET / HTTP/2.0")
+
+
+def test_body_framing_reads_lengths_and_chunked():
+    assert framing_of(("Content-Length", "5")) == wire.BodyFraming(wire.LENGTH, 5)
+    assert framing_of(("Content-Length", "5"), ("Content-Length", "5")) == wire.BodyFraming(wire.LENGTH, 5)
+    assert framing_of(("Content-Length", "5, 5")) == wire.BodyFraming(wire.LENGTH, 5)
+    assert framing_of(("Content-Length", "0")) == wire.BodyFraming(wire.NO_BODY)
+    assert framing_of() == wire.BodyFraming(wire.NO_BODY)
+    assert framing_of(("Transfer-Encoding", "Chunked")) == wire.BodyFraming(wire.CHUNKED)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        [("Content-Length", "\xb2")],  # a digit to str.isdigit(), not to HTTP
+        [("Content-Length", "-1")],
+        [("Content-Length", "+5")],
+        [("Content-Length", "5"), ("Content-Length", "6")],
+        [("Content-Length", "5, 6")],
+        [("Content-Length", "")],
+        [("Content-Length", "9" * 30)],
+        [("Content-Length", "5"), ("Transfer-Encoding", "chunked")],
+        [("Transfer-Encoding", "xchunked")],
+        [("Transfer-Encoding", "chunked, gzip")],
+        [("Transfer-Encoding", "chunked, chunked")],
+        [("Transfer-Encoding", "")],
+    ],
+)
+def test_malformed_framing_is_refused(fields):
+    with pytest.raises(wire.WireError):
+        framing_of(*fields)
+
+
+def test_codings_other_than_chunked_are_not_implemented():
+    with pytest.raises(wire.UnsupportedTransferCoding):
+        framing_of(("Transfer-Encoding", "gzip, chunked"))
+
+
+def test_transfer_encoding_in_http_1_0_is_refused():
+    with pytest.raises(wire.WireError):
+        framing_of(("Transfer-Encoding", "chunked"), version="HTTP/1.0")
+
+
+def test_response_framing_has_no_body_for_head_204_and_304():
+    assert wire.response_body_framing(204, {"content-length": "5"}).kind == wire.NO_BODY
+    assert wire.response_body_framing(200, {"content-length": "5"}, "HEAD").kind == wire.NO_BODY
+    assert wire.response_body_framing(200, {"content-length": "5"}) == wire.BodyFraming(wire.LENGTH, 5)
+    assert wire.response_body_framing(200, {}).kind == wire.UNTIL_CLOSE
+
+
+# -- requests on a connection -------------------------------------------------------------------------
+
+
+PIPELINED = (
+    b"POST /a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nT: 1\r\n\r\n"
+    b"GET /b HTTP/1.1\r\nHost: h\r\n\r\n"
+    b"PUT /c HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nxy"
+)
+
+
+def read_requests(pieces):
+    parser, requests = wire.RequestParser(), []
+
+    def take(events):
+        for event in events:
+            if isinstance(event, wire.RequestStarted):
+                requests.append([event.head.target, b"", None])
+            elif isinstance(event, wire.Data):
+                requests[-1][1] += bytes(event.data)
+            else:
+                requests[-1][2] = dict(event.trailers)
+
+    for piece in pieces:
+        take(parser.feed(piece))
+        while parser.done:
+            take(parser.start_next())
+    return requests
+
+
+@pytest.mark.parametrize("split", range(len(PIPELINED) + 1))
+def test_pipelined_requests_after_a_chunked_body_are_all_read(split):
+    assert read_requests([PIPELINED[:split], PIPELINED[split:]]) == [
+        ["/a", b"abc", {"t": "1"}],
+        ["/b", b"", {}],
+        ["/c", b"xy", {}],
+    ]
+
+
+def test_request_parser_bounds_the_head():
+    parser = wire.RequestParser()
+    with pytest.raises(wire.FieldsTooLarge):
+        parser.feed(b"GET / HTTP/1.1\r\nX: " + b"v" * wire.MAX_HEAD_BYTES)
