@@ -38,9 +38,11 @@ if [ "$BUNDLE_SDK" = 1 ]; then
   rm -rf "$stage/bin"
 fi
 cp bootstrap "$stage/bootstrap"
-mkdir -p "$stage/runtime" "$stage/handlers"
-cp runtime/*.py "$stage/runtime/"
-cp handlers/*.py "$stage/handlers/"
+# The runtime package without the emulator (a local tool), and the handlers: .py files only.
+(find runtime -name '*.py' -not -path 'runtime/emulator/*'; find handlers -name '*.py') | while read -r file; do
+  mkdir -p "$stage/$(dirname "$file")"
+  cp "$file" "$stage/$file"
+done
 
 mkdir -p "$(dirname "$OUT")"
 "$PYTHON" - "$stage" "$OUT" "$MAX_ZIPPED" "$MAX_UNZIPPED" <<'PY'

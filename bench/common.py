@@ -8,25 +8,30 @@ import statistics
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from runtime.emulator.config import PROJECT_ROOT, EmulatorConfig
-from runtime.emulator.server import FrontDoorServer, make_server
+from runtime.emulator import Emulator, EmulatorConfig, FunctionConfig, make_server
+from runtime.emulator.config import PROJECT_ROOT
 
 AWSLAMBDARIC_BOOTSTRAP = str(PROJECT_ROOT / "tests" / "foreign" / "awslambdaric_bootstrap")
 OUR_BOOTSTRAP = str(PROJECT_ROOT / "bootstrap")
 
 
 @contextlib.contextmanager
-def emulator(handler: str, bootstrap: str = OUR_BOOTSTRAP, **overrides: object) -> Iterator[FrontDoorServer]:
-    config = EmulatorConfig(
-        handler=handler, port=0, bootstrap=bootstrap, concurrency=1, timeout=300, access_log=False, **overrides
+def emulator(handler: str, bootstrap: str = OUR_BOOTSTRAP, **overrides: object) -> Iterator[Emulator]:
+    """One function served in-process on a free port, with one environment and no access log."""
+    function = FunctionConfig(
+        name="bench", handler=handler, code_dir=str(PROJECT_ROOT), bootstrap=bootstrap, concurrency=1, timeout=300
     )
+    config = EmulatorConfig(functions=(function,), port=0, access_log=False, **overrides)  # type: ignore[arg-type]
     with make_server(config) as server:
         yield server
 
 
-def connect(server: FrontDoorServer) -> http.client.HTTPConnection:
-    host, port = server.server_address[:2]
-    return http.client.HTTPConnection(host, port, timeout=300)
+def port_of(server: Emulator) -> int:
+    return int(server.invoke_api_url.rstrip("/").rsplit(":", 1)[1])
+
+
+def connect(server: Emulator) -> http.client.HTTPConnection:
+    return http.client.HTTPConnection("127.0.0.1", port_of(server), timeout=300)
 
 
 def invoke(connection: http.client.HTTPConnection, path: str = "/2015-03-31/functions/f/invocations") -> bytes:

@@ -56,7 +56,8 @@ def stored_transfer(api: str, size: int) -> tuple[str, str]:
 
 
 def main() -> None:
-    with embedded_s3("bench-transfers", "us-east-1") as s3_environment:
+    with embedded_s3(["bench-transfers"], "us-east-1") as s3_environment:
+        s3_environment = {**s3_environment, "TRANSFER_BUCKET": "bench-transfers"}
         measure([f"--env={name}={value}" for name, value in s3_environment.items()])
 
 

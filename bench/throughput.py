@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 
-from bench.common import connect, emulator, print_table
+from bench.common import connect, emulator, port_of, print_table
 
 TOTAL = 100 * 1024 * 1024
 BLOCK = 64 * 1024
@@ -50,7 +50,7 @@ def relayed_stream() -> float:
         warm.request("GET", "/warm?bytes=1")
         warm.getresponse().read()
         warm.close()
-        received, seconds = run_sink(server.server_address[1], f"/bulk?bytes={TOTAL}&write={BLOCK}")
+        received, seconds = run_sink(port_of(server), f"/bulk?bytes={TOTAL}&write={BLOCK}")
     if received < TOTAL:
         raise RuntimeError(f"received {received} of {TOTAL} bytes")
     return TOTAL / seconds / 1e6

@@ -1,7 +1,7 @@
 """An S3 for local work: moto's server, started in-process on a free loopback port.
 
-Only the emulator's default command (serving the transfer API) uses it; moto, werkzeug and boto3
-are imported here lazily so the emulator itself stays standard-library only.
+The emulator starts it when a template declares buckets (or with `--s3`); moto, werkzeug and
+boto3 are imported here lazily so the emulator itself stays standard-library only.
 
 One difference from moto's own threaded server: conditional writes (`If-Match`, `If-None-Match`)
 are serialised. S3 makes a conditional PUT atomic; moto checks the condition and then writes,
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
@@ -38,14 +38,18 @@ class AtomicConditionalWrites:
 
 
 @contextlib.contextmanager
-def embedded_s3(bucket: str, region: str, host: str = "127.0.0.1", port: int = 0) -> Iterator[dict[str, str]]:
-    """Run moto's S3 with `bucket` created; yields the environment a function needs to reach it."""
+def embedded_s3(
+    buckets: Sequence[str], region: str, host: str = "127.0.0.1", port: int = 0
+) -> Iterator[dict[str, str]]:
+    """Run moto's S3 with `buckets` created; yields the environment a function needs to reach it."""
     try:
         import boto3
         from moto.server import DomainDispatcherApplication, create_backend_app
         from werkzeug.serving import WSGIRequestHandler, make_server
     except ImportError as exc:
-        raise SystemExit(f"the embedded S3 needs moto[server] and boto3 ({exc}); run ./dev serve") from exc
+        raise SystemExit(
+            f"the embedded S3 needs moto[server] and boto3 ({exc}): pip install 'moto[server]' boto3"
+        ) from exc
 
     class QuietHandler(WSGIRequestHandler):
         def log_request(self, *args: object, **kwargs: object) -> None:
@@ -58,8 +62,9 @@ def embedded_s3(bucket: str, region: str, host: str = "127.0.0.1", port: int = 0
     try:
         client = boto3.client("s3", endpoint_url=endpoint, region_name=region, **_credentials())
         options = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
-        client.create_bucket(Bucket=bucket, **options)
-        yield {"AWS_ENDPOINT_URL_S3": endpoint, "TRANSFER_BUCKET": bucket, **LOCAL_CREDENTIALS}
+        for bucket in buckets:
+            client.create_bucket(Bucket=bucket, **options)
+        yield {"AWS_ENDPOINT_URL_S3": endpoint, **LOCAL_CREDENTIALS}
     finally:
         server.shutdown()
         server.server_close()

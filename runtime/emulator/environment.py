@@ -1,177 +1,403 @@
-"""Execution environments: a real `bootstrap` child process plus its own Runtime API server.
+"""Execution environments: a real runtime process plus its own Runtime API, and the pool of them.
 
-An `Environment` holds at most one invocation at a time (AWS's rule). The `EnvironmentPool`
-hands out idle environments, starts new ones up to the concurrency limit and refuses beyond it
-(the front door turns that into 429). An environment whose process exits, or whose invocation
-passes its deadline, is killed and dropped from the pool; the next request gets a fresh one.
+An environment's lifecycle is one table:
+
+    STARTING --initialise--> ACTIVE --retire--> RETIRING --die--> DEAD
+        \\--retire--> RETIRING       \\--die--> DEAD
+        \\--die--> DEAD
+
+It is STARTING until its runtime first asks for an invocation, RETIRING when its code changed
+(it finishes what it holds, takes nothing new, then stops), DEAD once its process exited or was
+killed. A DEAD environment is out of the pool and never handed another invocation. It holds at
+most `per_environment_concurrency` invocations (1, as on Lambda, unless the function emulates
+Lambda Managed Instances).
+
+When a process dies, what it wrote before dying is relayed first: the environment waits until
+its Runtime API has read everything the runtime sent, then fails what the runtime still held
+(`Runtime.ExitError`). Invocations it had not yet taken were not its fault: they go back to the
+pool for another environment (once), unless the runtime never finished init.
 """
 
 from __future__ import annotations
 
+import collections
+import enum
+import itertools
+import os
 import secrets
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
-from runtime.emulator import invocation as inv
-from runtime.emulator.config import EmulatorConfig
-from runtime.emulator.runtime_api import RuntimeAPIServer
+from runtime.emulator.config import FunctionConfig, function_environ
+from runtime.emulator.http_server import ConnectionLimits
+from runtime.emulator.invocation import Invocation, InvocationState, Outcome
+from runtime.emulator.runtime_api import ResponseLimits, RuntimeAPIServer
+from runtime.emulator.transitions import TransitionTable
+from runtime.emulator.watch import CodeWatcher
 
 Logger = Callable[[str], None]
+SETTLE_SECONDS = 2.0  # how long a dead runtime's connections may take to be read to their end
+MAX_REQUEUES = 1
+
+
+class EnvironmentState(enum.Enum):
+    STARTING = "starting"
+    ACTIVE = "active"
+    RETIRING = "retiring"
+    DEAD = "dead"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+E = EnvironmentState
+TABLE = TransitionTable(
+    "environment",
+    {
+        (E.STARTING, "initialise"): E.ACTIVE,
+        (E.STARTING, "retire"): E.RETIRING,
+        (E.ACTIVE, "retire"): E.RETIRING,
+        (E.RETIRING, "initialise"): E.RETIRING,
+        (E.STARTING, "die"): E.DEAD,
+        (E.ACTIVE, "die"): E.DEAD,
+        (E.RETIRING, "die"): E.DEAD,
+    },
+    final=frozenset({E.DEAD}),
+)
 
 
 class Throttled(Exception):
-    """Every environment is busy and the concurrency limit is reached."""
+    """Every environment is busy and the concurrency limit is reached (the client gets 429)."""
+
+
+class EnvironmentUnavailable(Exception):
+    """The environment takes no more invocations (full, retiring or dead)."""
+
+
+@dataclass(frozen=True)
+class PoolSettings:
+    """What every environment of a function shares."""
+
+    command: tuple[str, ...]
+    region: str
+    extra_environment: Mapping[str, str]
+    response_limits: ResponseLimits
+    connection_limits: ConnectionLimits
 
 
 class Environment:
-    """One sandbox: a runtime process, the Runtime API it talks to, and its current invocation."""
+    """One sandbox: a runtime process, the Runtime API it talks to, and what it holds."""
 
-    def __init__(self, config: EmulatorConfig, pool: EnvironmentPool, log: Logger) -> None:
-        self.config = config
+    _numbers = itertools.count(1)
+
+    def __init__(self, function: FunctionConfig, settings: PoolSettings, pool: EnvironmentPool, log: Logger) -> None:
+        self.function = function
         self.pool = pool
         self.log = log
-        self.name = secrets.token_hex(4)
-        self._cond = threading.Condition()
-        self._pending: inv.Invocation | None = None
-        self._current: inv.Invocation | None = None
-        self._initialised = False
+        self.name = f"{function.label}-{next(self._numbers)}"
+        self.function_arn = function.arn(settings.region)
+        self.generation = pool.generation
+        self.last_used = time.monotonic()
+        self._state = E.STARTING
+        self._lock = threading.Condition()
+        self._queue: collections.deque[Invocation] = collections.deque()
+        self._in_flight: dict[str, Invocation] = {}
         self.init_error: tuple[str, bytes] | None = None
-        self.alive = True
-        self.server = RuntimeAPIServer(self)
-        self.server.start()
+        self._initialised = False  # the runtime asked for its first invocation: init is over
+        self._killed = False  # we ended the process (its exit is not news)
+        self.server = RuntimeAPIServer(self, settings.response_limits, settings.connection_limits)
+        self.server.start(f"runtime-api-{self.name}")
         log_stream = time.strftime("%Y/%m/%d/[$LATEST]") + secrets.token_hex(16)
-        environ = config.function_environ(self.server.address, log_stream)
-        self.process = subprocess.Popen([config.bootstrap], env=environ, cwd=config.task_root)
+        environ = function_environ(
+            function, settings.region, self.server.address, log_stream, settings.extra_environment
+        )
+        try:
+            self.process = subprocess.Popen(list(settings.command), env=environ, cwd=function.code_dir)
+        except OSError:
+            self.server.stop()
+            raise
         threading.Thread(target=self._watch, name=f"watch-{self.name}", daemon=True).start()
 
-    # -- called by the front door -----------------------------------------------------------------
+    # -- state -------------------------------------------------------------------------------------
 
-    def assign(self, invocation: inv.Invocation) -> None:
-        invocation.on_final = self.release
-        with self._cond:
-            self._pending = invocation
-            self._cond.notify_all()
+    @property
+    def state(self) -> EnvironmentState:
+        return self._state
 
-    def kill(self, reason: str, message: str) -> None:
-        """End the process now; its invocation (if still running) fails with `reason`."""
-        for victim in self._shutdown():
-            victim.emit(inv.InvocationFailed(reason, message))
+    def _advance(self, event: str) -> None:
+        """Move the lifecycle (caller holds the lock); raises IllegalTransition."""
+        self._state = TABLE.advance(self._state, event)
+        self._lock.notify_all()
 
-    # -- called by the Runtime API server ------------------------------------------------------------
+    @property
+    def alive(self) -> bool:
+        return self._state is not E.DEAD and self.process.poll() is None
 
-    def next_invocation(self) -> inv.Invocation | None:
-        """Block until an invocation is assigned (the long poll); None once the environment is dead."""
-        with self._cond:
+    @property
+    def load(self) -> int:
+        with self._lock:
+            return len(self._queue) + len(self._in_flight)
+
+    def accepts(self) -> bool:
+        """Whether `assign` would take one more invocation now."""
+        with self._lock:
+            return self._accepts()
+
+    def _accepts(self) -> bool:
+        held = len(self._queue) + len(self._in_flight)
+        return self._state in (E.STARTING, E.ACTIVE) and held < self.function.per_environment_concurrency
+
+    # -- called by the pool -----------------------------------------------------------------------
+
+    def assign(self, invocation: Invocation) -> None:
+        """Queue `invocation` for this environment's runtime; EnvironmentUnavailable if it cannot."""
+        with self._lock:
+            if not self._accepts() or self.process.poll() is not None:
+                raise EnvironmentUnavailable(self.name)
+            invocation.on_settled = self._settled
+            self._in_flight[invocation.request_id] = invocation
+            self._queue.append(invocation)
+            self.last_used = time.monotonic()
+            self._lock.notify_all()
+
+    def retire(self) -> None:
+        """Finish what it holds on the old code, take nothing new, then stop."""
+        with self._lock:
+            if self._state in (E.RETIRING, E.DEAD):
+                return
+            self._advance("retire")
+            idle = not self._in_flight
+        if idle:
+            self._stop_quietly()
+
+    def kill(self, error_type: str, message: str, culprit: Invocation | None = None) -> None:
+        """End the process now. `culprit` (and anything else the runtime held) fails with
+        `error_type`; invocations it had not taken yet go back to the pool."""
+        if not self._die():
+            return
+        if culprit is not None:
+            culprit.fail(error_type, message)
+        self._stop_process()
+        for invocation in self._held():
+            if invocation.state is InvocationState.QUEUED:
+                self._give_back(invocation)
+            else:
+                invocation.fail("Sandbox.Failure" if invocation is not culprit else error_type, message)
+
+    def _die(self) -> bool:
+        """DEAD now (False if it already was): out of the pool, no more invocations."""
+        with self._lock:
+            if self._state is E.DEAD:
+                return False
+            self._advance("die")
+        self.pool.discard(self)
+        return True
+
+    def _stop_process(self) -> None:
+        if self.process.poll() is None:
+            self._killed = True
+            self.process.kill()
+
+    def _stop_quietly(self) -> None:
+        if self._die():
+            self._stop_process()
+
+    # -- RuntimeAPIBackend -----------------------------------------------------------------------------
+
+    def next_invocation(self) -> Invocation | None:
+        """The long poll: the next queued invocation, once there is one."""
+        with self._lock:
+            if self._state in (E.STARTING, E.RETIRING):
+                self._advance("initialise")
             self._initialised = True
-            # Several pollers may wait here (AWS_LAMBDA_MAX_CONCURRENCY > 1): each takes the next
-            # invocation; an environment still holds at most one at a time.
-            while self._pending is None and self.alive:
-                self._cond.wait()
-            if not self.alive:
-                return None
-            invocation, self._pending = self._pending, None
-            invocation.transition((inv.State.QUEUED,), inv.State.DISPATCHED)
-            self._current = invocation
-            return invocation
+            while True:
+                if self._state is E.DEAD:
+                    return None
+                if self._queue:
+                    invocation = self._queue.popleft()
+                    if invocation.state is InvocationState.QUEUED:
+                        invocation.dispatch()
+                        return invocation
+                    continue  # it ended while queued (deadline passed): skip it
+                self._lock.wait()
 
-    def claim(self, request_id: str, target: inv.State) -> inv.Invocation | None:
-        """The current invocation if `request_id` names it and it has not been answered yet."""
-        with self._cond:
-            current = self._current
-        if current is None or current.request_id != request_id:
-            return None
-        return current if current.transition((inv.State.DISPATCHED,), target) else None
-
-    def release(self, invocation: inv.Invocation) -> None:
-        """The runtime finished answering: the environment may take the next request."""
-        with self._cond:
-            if self._current is invocation:
-                self._current = None
-        if self.alive:
-            self.pool.release(self)
+    def find_invocation(self, request_id: str) -> Invocation | None:
+        with self._lock:
+            return self._in_flight.get(request_id)
 
     def record_init_error(self, error_type: str, body: bytes) -> bool:
-        with self._cond:
+        with self._lock:
             if self._initialised:
                 return False
             self.init_error = (error_type, body)
             return True
 
-    # -- process lifecycle ---------------------------------------------------------------------------
+    # -- invocations ending -------------------------------------------------------------------------------
+
+    def _settled(self, invocation: Invocation, outcome: Outcome) -> None:
+        """Called by the invocation as it ends, before its client hears the end."""
+        with self._lock:
+            self._in_flight.pop(invocation.request_id, None)
+            if invocation in self._queue:
+                self._queue.remove(invocation)
+            state, idle = self._state, not self._in_flight
+        broken = outcome.error_type in ("Runtime.TruncatedResponse", "Runtime.ExitError")
+        if broken and state is not E.DEAD:
+            # The runtime's connection broke mid-answer: it is dying or confused. Lambda resets
+            # such a sandbox; so do we, so no later request lands on it.
+            self.kill("Sandbox.Failure", "the runtime broke off its response")
+        elif state is E.RETIRING and idle:
+            self._stop_quietly()
+        elif state in (E.STARTING, E.ACTIVE):
+            self.pool.release(self)
+
+    def _held(self) -> list[Invocation]:
+        with self._lock:
+            return list(self._in_flight.values())
+
+    def _give_back(self, invocation: Invocation) -> None:
+        with self._lock:
+            self._in_flight.pop(invocation.request_id, None)
+            if invocation in self._queue:
+                self._queue.remove(invocation)
+        if invocation.requeues >= MAX_REQUEUES:
+            invocation.fail("Runtime.ExitError", "the runtime exited before taking the invocation")
+            return
+        invocation.requeue()
+        self.pool.redispatch(invocation)
+
+    # -- the process ending --------------------------------------------------------------------------------
 
     def _watch(self) -> None:
         code = self.process.wait()
-        was_alive = self.alive
-        victims = self._shutdown()
+        self._die()
+        if not self._killed:
+            self.log(f"runtime process of environment {self.name} exited with status {code}")
+        self.server.settle(SETTLE_SECONDS)  # relay what the runtime wrote before it died
         if self.init_error is not None:
             error_type, body = self.init_error
             self.log(f"init error in environment {self.name}: {error_type} {body.decode('utf-8', 'replace')}")
-            for victim in victims:
-                victim.emit(inv.FunctionErrored(error_type, body))
-        elif was_alive:
-            self.log(f"runtime process of environment {self.name} exited with status {code}")
-        for victim in victims:
-            victim.emit(inv.InvocationFailed("Runtime.ExitError", f"runtime exited with status {code}"))
+        for invocation in self._held():
+            self._after_exit(invocation, code)
+        self.server.stop()
 
-    def _shutdown(self) -> list[inv.Invocation]:
-        """Mark dead, leave the pool, kill the process; returns the invocations it still held."""
-        with self._cond:
-            victims = [i for i in (self._pending, self._current) if i is not None]
-            if not self.alive:
-                return victims
-            self.alive = False
-            self._cond.notify_all()
-        self.pool.discard(self)
-        if self.process.poll() is None:
-            self.process.kill()
-        threading.Thread(target=self._close_server, daemon=True).start()
-        return victims
-
-    def _close_server(self) -> None:
-        self.process.wait()
-        self.server.shutdown()
-        self.server.server_close()
+    def _after_exit(self, invocation: Invocation, code: int) -> None:
+        state = invocation.state
+        if self.init_error is not None and state is InvocationState.QUEUED:
+            invocation.report_error(*self.init_error)
+        elif state is InvocationState.QUEUED and self._initialised:
+            self._give_back(invocation)
+        elif state in (InvocationState.QUEUED, InvocationState.DISPATCHED, InvocationState.REPORTING):
+            invocation.fail("Runtime.ExitError", f"the runtime exited with status {code}")
+        # RESPONDING: the Runtime API reader ends it when the connection's last bytes are relayed.
 
 
 class EnvironmentPool:
-    """Up to `config.concurrency` environments; idle ones are reused first (warm starts)."""
+    """A function's environments: idle ones are reused first (warm starts), new ones are started
+    up to `function.concurrency`, beyond that `dispatch` raises Throttled.
 
-    def __init__(self, config: EmulatorConfig, log: Logger) -> None:
-        self.config = config
+    `reload()` (the code changed) retires every environment: in-flight invocations finish on the
+    old code, the next invocation starts a new environment on the new code.
+    """
+
+    def __init__(
+        self, function: FunctionConfig, settings: PoolSettings, log: Logger, watcher: CodeWatcher | None = None
+    ) -> None:
+        self.function = function
+        self.settings = settings
         self.log = log
+        self.watcher = watcher
+        self.generation = 0
         self._lock = threading.Lock()
-        self._idle: list[Environment] = []
-        self._all: set[Environment] = set()
+        self._environments: list[Environment] = []  # counted against the concurrency limit
+        self._retiring: list[Environment] = []  # old code finishing its invocations
         self._closed = False
 
-    def acquire(self) -> Environment:
+    def dispatch(self, invocation: Invocation) -> None:
+        """Give `invocation` to an environment, starting one if needed; Throttled when at the limit."""
+        self.check_code()
         with self._lock:
-            while self._idle:
-                environment = self._idle.pop()
-                if environment.alive:
-                    return environment
-            if self._closed or len(self._all) >= self.config.concurrency:
+            for environment in self._candidates():
+                try:
+                    environment.assign(invocation)
+                    return
+                except EnvironmentUnavailable:
+                    continue
+            if self._closed or len(self._environments) >= self.function.concurrency:
                 raise Throttled()
-            environment = Environment(self.config, self, self.log)
-            self._all.add(environment)
-            return environment
+            environment = Environment(self.function, self.settings, self, self.log)
+            self._environments.append(environment)
+            environment.assign(invocation)
+
+    def _candidates(self) -> list[Environment]:
+        """Live environments of the current code that can take one more, most recently used first."""
+        ready = [e for e in self._environments if e.generation == self.generation and e.accepts()]
+        return sorted(ready, key=lambda e: (e.load, -e.last_used))
+
+    def redispatch(self, invocation: Invocation) -> None:
+        """An invocation whose environment died before taking it: another environment serves it."""
+        try:
+            self.dispatch(invocation)
+        except Throttled:
+            invocation.fail("Runtime.ExitError", "its environment exited and no other was free")
 
     def release(self, environment: Environment) -> None:
-        with self._lock:
-            if environment in self._all and environment not in self._idle:
-                self._idle.append(environment)
+        """An environment finished an invocation (nothing to do: `accepts()` tells the truth)."""
+        environment.last_used = time.monotonic()
 
     def discard(self, environment: Environment) -> None:
         with self._lock:
-            self._all.discard(environment)
-            if environment in self._idle:
-                self._idle.remove(environment)
+            for group in (self._environments, self._retiring):
+                if environment in group:
+                    group.remove(environment)
+
+    def check_code(self) -> None:
+        """With a watcher: retire every environment if the function's code changed."""
+        if self.watcher is None:
+            return
+        changes = self.watcher.changes()
+        if changes:
+            shown = ", ".join(os.path.relpath(path, self.watcher.root) for path in changes[:3])
+            more = f" and {len(changes) - 3} more" if len(changes) > 3 else ""
+            self.log(f"reloading {self.function.label}: {shown}{more} changed")
+            self.reload()
+
+    def reload(self) -> None:
+        """The function's code changed: retire every environment."""
+        with self._lock:
+            self.generation += 1
+            environments, self._environments = self._environments, []
+            self._retiring += environments  # they finish outside the concurrency count
+        for environment in environments:
+            environment.retire()
+
+    def environments(self) -> list[Environment]:
+        with self._lock:
+            return self._environments + self._retiring
+
+    def wait(self, invocation: Invocation) -> Outcome:
+        """Block until `invocation` ends; past its deadline, its environment is killed (as Lambda
+        does on a timeout) and it fails with `Sandbox.Timeout`."""
+        while not invocation.wait(invocation.remaining()):
+            if invocation.remaining() <= 0:
+                self.time_out(invocation)
+        assert invocation.outcome is not None
+        return invocation.outcome
+
+    def time_out(self, invocation: Invocation) -> None:
+        message = f"Task timed out after {invocation.timeout:.2f} seconds"
+        for environment in self.environments():
+            if environment.find_invocation(invocation.request_id) is invocation:
+                environment.kill("Sandbox.Timeout", message, culprit=invocation)
+        invocation.fail("Sandbox.Timeout", message)
 
     def close(self) -> None:
         with self._lock:
             self._closed = True
-            environments = list(self._all)
+            environments = self._environments + self._retiring
+            self._environments, self._retiring = [], []
         for environment in environments:
             environment.kill("Sandbox.Shutdown", "the emulator is shutting down")

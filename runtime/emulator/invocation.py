@@ -1,165 +1,255 @@
-"""One emulated invocation: its state machine and the bounded event channel to the front door.
+"""One emulated invocation: its state machine, its outcome, and the sink its response goes to.
 
-States: QUEUED -> DISPATCHED (the runtime took it from /next) -> RESPONDED (a /response began) or
-ERRORED (/error) -> DONE; FAILED on a crash, timeout or cap from any state. The Runtime API side
-`emit()`s events; the front door `next_event()`s them. The channel holds a few events only, so a
-slow client slows the runtime down through TCP instead of growing the emulator's memory.
+States (the table below is the whole lifecycle):
 
-A streaming Function URL request goes one step further: it attaches a `ClientStream`, and the
-thread that decodes the runtime's body writes the head and every chunk straight to the client
-(`deliver_head`, `deliver_body`). Only the final event crosses the channel. That keeps a thread
-hand-off and a queue round trip off every chunk of a stream.
+    QUEUED --dispatch--> DISPATCHED --respond--> RESPONDING --complete--> COMPLETED
+       |  \\--requeue--> QUEUED   |  \\--report--> REPORTING  \\--report_error--> ERRORED
+       |                          |                |--report_error--> ERRORED
+       \\--fail / report_error-->  \\--fail-->  FAILED   (and every non-final state --fail--> FAILED)
+
+The Runtime API side drives it (`dispatch`, `respond`, `begin`, `body`, `complete`,
+`report_error`); the platform side (`fail`, `requeue`) reacts to crashes, timeouts and caps. The
+response goes to a `ResponseSink`, chosen by whoever started the invocation: a Function URL
+client's stream, a collected buffer, an event stream. That is the one path a response takes; the
+sinks differ only in how they render it. `fail` is idempotent because several parties can see
+the same fault (the process exiting, the connection dropping, the deadline passing): the first
+one decides the outcome, and a late arrival (the body ending just after the deadline) is a
+no-op. Every other move not in the table raises `IllegalTransition`.
 """
 
 from __future__ import annotations
 
 import enum
-import queue
+import json
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import Protocol
 
 from runtime import wire
-
-if TYPE_CHECKING:
-    from runtime.emulator.front_door import ClientStream
-
-CHANNEL_DEPTH = 16
+from runtime.emulator.transitions import TransitionTable
 
 
-class State(enum.Enum):
-    QUEUED = "queued"
-    DISPATCHED = "dispatched"
-    RESPONDED = "responded"
-    ERRORED = "errored"
-    DONE = "done"
-    FAILED = "failed"
+class InvocationState(enum.Enum):
+    QUEUED = "queued"  # waiting for its environment's runtime to ask /next
+    DISPATCHED = "dispatched"  # handed to the runtime; no answer yet
+    RESPONDING = "responding"  # a /response body is arriving
+    REPORTING = "reporting"  # an /error body is arriving
+    COMPLETED = "completed"  # the response ended without an error
+    ERRORED = "errored"  # the function reported an error (/error, init error, or error trailers)
+    FAILED = "failed"  # the platform ended it: crash, timeout, size cap, malformed response
+
+    def __str__(self) -> str:
+        return self.value
+
+
+S = InvocationState
+TABLE = TransitionTable(
+    "invocation",
+    {
+        (S.QUEUED, "dispatch"): S.DISPATCHED,
+        (S.QUEUED, "requeue"): S.QUEUED,  # its environment died before taking it: not its fault
+        (S.QUEUED, "report_error"): S.ERRORED,  # the environment's init failed
+        (S.QUEUED, "fail"): S.FAILED,
+        (S.DISPATCHED, "respond"): S.RESPONDING,
+        (S.DISPATCHED, "report"): S.REPORTING,
+        (S.DISPATCHED, "fail"): S.FAILED,
+        (S.RESPONDING, "complete"): S.COMPLETED,
+        (S.RESPONDING, "report_error"): S.ERRORED,  # the body ended with error trailers
+        (S.RESPONDING, "fail"): S.FAILED,
+        (S.REPORTING, "report_error"): S.ERRORED,
+        (S.REPORTING, "fail"): S.FAILED,
+    },
+    final=frozenset({S.COMPLETED, S.ERRORED, S.FAILED}),
+)
 
 
 @dataclass(frozen=True)
-class ResponseStarted:
-    """A `/response` began. `streaming` is False for a buffered (Content-Length) response."""
+class Outcome:
+    """How an invocation ended. `error_body` is the error document (JSON bytes) when it failed."""
 
-    streaming: bool
-    content_type: str
-
-
-@dataclass(frozen=True)
-class PreludeReceived:
-    prelude: wire.Prelude
-
-
-@dataclass(frozen=True)
-class BodyData:
-    data: bytes
-
-
-@dataclass(frozen=True)
-class ResponseEnded:
-    """The body ended; `error_type`/`error_body` come from the trailers after a mid-stream failure."""
-
+    state: InvocationState
     error_type: str | None = None
     error_body: bytes | None = None
 
+    @property
+    def succeeded(self) -> bool:
+        return self.state is S.COMPLETED
 
-@dataclass(frozen=True)
-class FunctionErrored:
-    """The runtime posted to `/error` (or init failed): nothing of the response was sent."""
-
-    error_type: str
-    error_body: bytes
-
-
-@dataclass(frozen=True)
-class InvocationFailed:
-    """The platform ended the invocation: `Sandbox.Timeout`, `Sandbox.Failure`, a size cap..."""
-
-    error_type: str
-    message: str
-
-
-Event = ResponseStarted | PreludeReceived | BodyData | ResponseEnded | FunctionErrored | InvocationFailed
-FINAL_EVENTS = (ResponseEnded, FunctionErrored, InvocationFailed)
+    def describe(self) -> str:
+        """`ErrorType: message` for logs; the client never sees this."""
+        if self.succeeded:
+            return ""
+        text = (self.error_body or b"").decode("utf-8", "replace")
+        try:
+            document = json.loads(text)
+            if isinstance(document, dict) and "errorMessage" in document:
+                text = str(document["errorMessage"])
+        except ValueError:
+            pass
+        return f"{self.error_type or 'Unknown'}: {text}".strip()
 
 
-@dataclass
+def platform_error(error_type: str, message: str) -> bytes:
+    """The error document Lambda's platform writes for failures it detects itself."""
+    return json.dumps({"errorMessage": message, "errorType": error_type}).encode("utf-8")
+
+
+class ResponseSink(Protocol):
+    """Where an invocation's response goes. Called by whichever thread moves the invocation.
+
+    `begin` announces the response head (the prelude when the body has one); `body` passes body
+    bytes as several buffers (never copied) and returns False when the sink takes no more (its
+    size limit); `settle` ends it with the outcome, exactly once.
+    """
+
+    def begin(self, prelude: wire.Prelude | None, content_type: str) -> None: ...
+
+    def body(self, pieces: list[bytes | memoryview]) -> bool: ...
+
+    def settle(self, outcome: Outcome) -> None: ...
+
+
+def new_trace_id() -> str:
+    """An X-Ray trace header as Lambda passes it in Lambda-Runtime-Trace-Id."""
+    return f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=0"
+
+
+INIT_ALLOWANCE_SECONDS = 10.0  # Lambda's init phase limit, on top of the function timeout
+
+
 class Invocation:
-    event: bytes
-    deadline: float  # time.time() seconds
-    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    trace_id: str | None = None
-    client_context: str | None = None
-    state: State = State.QUEUED
-    abandoned: threading.Event = field(default_factory=threading.Event)
-    _channel: queue.Queue[Event] = field(default_factory=lambda: queue.Queue(CHANNEL_DEPTH))
-    on_final: Callable[[Invocation], None] | None = None  # the environment frees itself here
-    client: ClientStream | None = None  # set by a streaming Function URL request
-    _final_sent: bool = False
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    """One request to a function, from queueing to its outcome."""
+
+    def __init__(
+        self,
+        event: bytes,
+        sink: ResponseSink,
+        timeout: float,
+        *,
+        trace_id: str | None = None,
+        client_context: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.event = event
+        self.sink = sink
+        self.timeout = timeout
+        self.trace_id = trace_id
+        self.client_context = client_context
+        self.request_id = str(uuid.uuid4())
+        self.requeues = 0
+        self._clock = clock
+        self._created = clock()
+        self._dispatched: float | None = None
+        self._state = S.QUEUED
+        self._lock = threading.Lock()
+        self._settled = threading.Event()
+        self.outcome: Outcome | None = None
+        self.on_settled: Callable[[Invocation, Outcome], None] | None = None  # set by its environment
+
+    # -- reading state -------------------------------------------------------------------------
+
+    @property
+    def state(self) -> InvocationState:
+        return self._state
+
+    @property
+    def settled(self) -> bool:
+        return self._settled.is_set()
+
+    @property
+    def deadline(self) -> float:
+        """When the platform gives up: the function timeout after dispatch (plus init before)."""
+        if self._dispatched is not None:
+            return self._dispatched + self.timeout
+        return self._created + INIT_ALLOWANCE_SECONDS + self.timeout
 
     @property
     def deadline_ms(self) -> int:
         return int(self.deadline * 1000)
 
-    def transition(self, allowed: tuple[State, ...], target: State) -> bool:
-        """Move to `target` if the current state is one of `allowed`; False (no change) otherwise."""
+    def remaining(self) -> float:
+        return self.deadline - self._clock()
+
+    def wait(self, timeout: float) -> bool:
+        """Block until the invocation has an outcome (True) or `timeout` seconds passed (False)."""
+        return self._settled.wait(max(0.0, timeout))
+
+    # -- moves -------------------------------------------------------------------------------------
+
+    def _move(self, event: str) -> InvocationState:
+        """Advance under the lock; raises IllegalTransition. Returns the new state."""
         with self._lock:
-            if self.state not in allowed:
+            self._state = TABLE.advance(self._state, event)
+            return self._state
+
+    def _try_move(self, event: str) -> bool:
+        with self._lock:
+            if not TABLE.allows(self._state, event):
                 return False
-            self.state = target
+            self._state = TABLE.advance(self._state, event)
             return True
 
-    def emit(self, event: Event) -> None:
-        """Hand `event` to the front door, waiting while its channel is full.
+    def dispatch(self) -> None:
+        """The runtime took the invocation from /next: its deadline starts now."""
+        self._move("dispatch")
+        self._dispatched = self._clock()
 
-        Once the front door has gone (client disconnected, deadline passed) events are dropped,
-        so the Runtime API side can keep draining the runtime's body without blocking forever.
-        """
-        final = isinstance(event, FINAL_EVENTS)
+    def requeue(self) -> None:
+        """Its environment died before the runtime took it: it waits for another one."""
+        self._move("requeue")
+        self.requeues += 1
+
+    def claim_response(self) -> bool:
+        """A /response for this invocation began; False if it is not waiting for one."""
+        return self._try_move("respond")
+
+    def claim_error_report(self) -> bool:
+        """An /error for this invocation began; False if it is not waiting for one."""
+        return self._try_move("report")
+
+    # -- the response ---------------------------------------------------------------------------------
+
+    def begin(self, prelude: wire.Prelude | None, content_type: str) -> None:
+        """The response head is known (the prelude, or just the content type)."""
+        if self._state is S.RESPONDING:
+            self.sink.begin(prelude, content_type)
+
+    def body(self, pieces: list[bytes | memoryview]) -> bool:
+        """Pass body bytes on; False once the invocation takes no more (ended, or the sink is full)."""
+        if self._state is not S.RESPONDING:
+            return False
+        if self.sink.body(pieces):
+            return True
+        self.fail("Function.ResponseSizeTooLarge", "the response exceeded the size limit for this invocation")
+        return False
+
+    def complete(self, error_type: str | None = None, error_body: bytes | None = None) -> bool:
+        """The body ended; with an error type (from the trailers) the function failed mid-stream."""
+        if error_type:
+            return self.report_error(error_type, error_body or b"")
+        return self._settle("complete", Outcome(S.COMPLETED))
+
+    def report_error(self, error_type: str, error_body: bytes) -> bool:
+        """The function failed: an /error document, error trailers, or an init error."""
+        return self._settle("report_error", Outcome(S.ERRORED, error_type, error_body))
+
+    def fail(self, error_type: str, message: str) -> bool:
+        """The platform ends the invocation. False when it already had an outcome."""
+        return self._settle("fail", Outcome(S.FAILED, error_type, platform_error(error_type, message)))
+
+    def _settle(self, event: str, outcome: Outcome) -> bool:
         with self._lock:
-            if self._final_sent:
-                return
-            if final:
-                self._final_sent = True
-                self.state = State.FAILED if isinstance(event, InvocationFailed) else State.DONE
-        if final and self.on_final is not None:
-            self.on_final(self)  # before the client hears of it, so its next request finds the environment free
-        while not self.abandoned.is_set():
-            try:
-                self._channel.put(event, timeout=0.25)
-                return
-            except queue.Full:
-                continue
-
-    def deliver_head(self, content_type: str, streaming: bool, prelude: wire.Prelude | None) -> None:
-        """The response began: its prelude if it has one, else its content type."""
-        if self.client is not None:
-            self.client.start(prelude or wire.Prelude(200, {"content-type": content_type}, ()))
-            return
-        self.emit(ResponseStarted(streaming, content_type))
-        if prelude is not None:
-            self.emit(PreludeReceived(prelude))
-
-    def deliver_body(self, pieces: list[bytes | memoryview]) -> None:
-        """Body bytes (as several buffers, to avoid copying them): to the client, or as one event."""
-        if self.client is not None:
-            self.client.body(pieces)
-        else:
-            self.emit(BodyData(b"".join(pieces)))
-
-    def next_event(self, timeout: float) -> Event | None:
-        """The next event, or None if none arrived within `timeout` seconds."""
+            if TABLE.is_final(self._state):
+                return False  # a race, not a bug: e.g. the deadline passed as the body ended
+            self._state = TABLE.advance(self._state, event)
+            self.outcome = outcome
+        if self.on_settled is not None:
+            self.on_settled(self, outcome)  # frees the environment before the client hears the end
         try:
-            return self._channel.get(timeout=max(0.0, timeout))
-        except queue.Empty:
-            return None
-
-    def remaining(self) -> float:
-        return self.deadline - time.time()
-
-    @property
-    def finished(self) -> bool:
-        return self._final_sent
+            self.sink.settle(outcome)
+        finally:
+            self._settled.set()
+        return True

@@ -1,9 +1,13 @@
-"""The Lambda Invoke API on the front door's port, for boto3's Lambda client (`endpoint_url=`).
+"""The Lambda Invoke API, for boto3's Lambda client (`endpoint_url=`), routing by FunctionName.
 
-`Invoke` (RequestResponse, Event, DryRun) answers with the whole payload. InvokeWithResponseStream
+`Invoke` (RequestResponse, Event, DryRun) answers with the whole payload; InvokeWithResponseStream
 answers `application/vnd.amazon.eventstream`: one `PayloadChunk` per body chunk as the runtime
 produces it, then `InvokeComplete`, which carries the error type and details when the function
-failed mid-stream. Requests are not signature-checked: any credentials work locally.
+failed. FunctionName may be a function's name, its template logical id, or an ARN (a qualifier is
+ignored: there is only $LATEST locally); a single function served with `--handler` answers to
+any name, since nobody named it. Requests are not signature-checked: any credentials work.
+https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html
+https://docs.aws.amazon.com/lambda/latest/api/API_InvokeWithResponseStream.html
 """
 
 from __future__ import annotations
@@ -13,150 +17,157 @@ import binascii
 import json
 import re
 import threading
-from collections.abc import Callable
+import time
+import urllib.parse
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
-from runtime import wire
-from runtime.emulator import eventstream
-from runtime.emulator import invocation as inv
-from runtime.emulator.environment import Environment
-from runtime.emulator.front_door import ClientGone, FunctionURLHandler, collect_response
+from runtime.emulator.environment import EnvironmentPool, Throttled
+from runtime.emulator.front_door import AccessLog, FrontDoorSettings
+from runtime.emulator.http_server import IncomingRequest, ServerConnection
+from runtime.emulator.invocation import Invocation, ResponseSink, new_trace_id
+from runtime.emulator.renderers import CollectedResponse, EventStreamResponse
 
 INVOKE_ROUTE = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations$")
 STREAM_ROUTE = re.compile(r"^/2021-11-15/functions/([^/]+)/response-streaming-invocations$")
 EXECUTED_VERSION = ("X-Amz-Executed-Version", "$LATEST")
+JSON = ("Content-Type", "application/json")
+Logger = Callable[[str], None]
 
 
-class InvokeAPIHandler(FunctionURLHandler):
-    def do_GET(self) -> None:
-        self.handle_function_url()
+def function_key(function_name: str) -> str:
+    """The name part of a FunctionName: `f`, `f:alias`, `arn:aws:lambda:r:a:function:f[:q]`."""
+    name = urllib.parse.unquote(function_name)
+    if name.startswith("arn:"):
+        parts = name.split(":")
+        return parts[6] if len(parts) > 6 else name
+    return name.split(":", 1)[0]
 
-    do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
 
-    def do_POST(self) -> None:
-        path = self.path.split("?", 1)[0]
-        if INVOKE_ROUTE.match(path):
-            self._guarded(self._invoke)
-        elif STREAM_ROUTE.match(path):
-            self._guarded(self._invoke_with_response_stream)
+class InvokeAPI:
+    """The Invoke API application (an `http_server.Application`) for every function served."""
+
+    def __init__(self, pools: Mapping[str, EnvironmentPool], settings: FrontDoorSettings, log: Logger) -> None:
+        self.pools = dict(pools)
+        unique = {id(pool): pool for pool in self.pools.values()}
+        only = next(iter(unique.values())) if len(unique) == 1 else None
+        self.fallback = only if only is not None and only.function.logical_id is None else None
+        self.settings = settings
+        self.log = log
+        self.access = AccessLog(log, settings.access_log)
+
+    def matches(self, request: IncomingRequest) -> bool:
+        return request.method == "POST" and bool(INVOKE_ROUTE.match(request.path) or STREAM_ROUTE.match(request.path))
+
+    def error_response(self, status: int, message: str) -> tuple[list[tuple[str, str]], bytes]:
+        error_type = {413: "RequestTooLargeException", 429: "TooManyRequestsException"}.get(status, "InvalidRequest")
+        if status == 413:
+            message = f"Request must be smaller than {self.settings.max_request_bytes} bytes for the Invoke operation"
+        return _api_error(status, error_type, message)
+
+    def log_rejection(self, connection: ServerConnection, status: int, message: str) -> None:
+        self.log(f"refused a request from {connection.peer_host}: {status} {message}")
+
+    def handle(self, connection: ServerConnection, request: IncomingRequest) -> None:
+        started = time.monotonic()
+        match = INVOKE_ROUTE.match(request.path) or STREAM_ROUTE.match(request.path)
+        pool = self.pools.get(function_key(match.group(1)), self.fallback) if match else None
+        call = Call(connection, request, pool, b"", started)
+        if request.method != "POST" or match is None:
+            self._error(call, 404, "UnknownOperationException", "unknown operation")
+            return
+        if pool is None:
+            self._error(call, 404, "ResourceNotFoundException", f"Function not found: {match.group(1)}")
+            return
+        call.payload = connection.read_body(self.settings.max_request_bytes) or b"{}"
+        if STREAM_ROUTE.match(request.path):
+            self._invoke_with_response_stream(call)
         else:
-            self.handle_function_url()
+            self._invoke(call)
 
-    def _is_invoke_api(self) -> bool:
-        path = self.path.split("?", 1)[0]
-        return self.command == "POST" and bool(INVOKE_ROUTE.match(path) or STREAM_ROUTE.match(path))
+    def _error(self, call: Call, status: int, kind: str, text: str) -> None:
+        headers, body = _api_error(status, kind, text)
+        sent = call.connection.respond(status, headers, body, close=status == 413)
+        self.access.write(call.request, status, sent, call.started, text if status != 429 else "")
 
-    def _guarded(self, action: Callable[[], str]) -> None:
-        note = ""
+    def _start(self, call: Call, sink: ResponseSink) -> Invocation | None:
+        """The invocation, dispatched; None after answering 429."""
+        assert call.pool is not None
+        invocation = Invocation(
+            call.payload,
+            sink,
+            call.pool.function.timeout,
+            trace_id=new_trace_id(),
+            client_context=_client_context(call.request),
+        )
         try:
-            note = action()
-        except ClientGone as exc:
-            note = f"client disconnected: {exc}"
-            self.close_connection = True
-        finally:
-            self._access_log(note or "")
-
-    def _client_context(self) -> str | None:
-        encoded = self.headers.get("X-Amz-Client-Context")
-        if not encoded:
+            call.pool.dispatch(invocation)
+        except Throttled:
+            self._error(call, 429, "TooManyRequestsException", "Rate Exceeded.")
             return None
-        try:
-            return base64.b64decode(encoded, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            return None
+        return invocation
 
-    def _begin(self) -> tuple[inv.Invocation, Environment] | None:
-        payload = self.read_request_body()
-        if payload is None:
-            return None
-        return self.start_invocation(payload or b"{}", self._client_context())
-
-    def send_payload_too_large(self) -> None:
-        if not self._is_invoke_api():
-            super().send_payload_too_large()
-            return
-        self._send_api_error(413, "RequestTooLargeException", "Request must be smaller than 6291456 bytes")
-
-    def send_throttled(self) -> None:
-        if not self._is_invoke_api():
-            super().send_throttled()
-            return
-        self._send_api_error(429, "TooManyRequestsException", "Rate Exceeded.")
-
-    def _send_api_error(self, status: int, error_type: str, message: str) -> None:
-        body = json.dumps({"message": message, "Type": "User"}).encode()
-        headers = [("content-type", "application/json"), ("x-amzn-ErrorType", error_type)]
-        self.send_simple(status, body, headers, close=status == 413)
-
-    def _invoke(self) -> str:
-        invocation_type = self.headers.get("X-Amz-Invocation-Type", "RequestResponse")
+    def _invoke(self, call: Call) -> None:
+        assert call.pool is not None
+        invocation_type = call.request.header("x-amz-invocation-type", "RequestResponse")
         if invocation_type == "DryRun":
-            self.send_simple(204, b"", [EXECUTED_VERSION])
-            return ""
-        started = self._begin()
-        if started is None:
-            return ""
-        invocation, environment = started
+            call.connection.respond(204, [EXECUTED_VERSION])
+            self.access.write(call.request, 204, 0, call.started)
+            return
+        sink = CollectedResponse(self.settings.max_buffered_response_bytes)
+        invocation = self._start(call, sink)
+        if invocation is None:
+            return
         if invocation_type == "Event":
-            threading.Thread(target=self._finish_in_background, args=started, daemon=True).start()
-            self.send_simple(202, b"", [EXECUTED_VERSION])
-            return "queued asynchronously"
-        limit = self.config.max_buffered_response_bytes
-        collected = collect_response(self, invocation, environment, limit)
-        invocation.abandoned.set()
-        if collected.error_type:
-            body = collected.error_body or b"{}"
-            headers = [("content-type", "application/json"), ("X-Amz-Function-Error", "Unhandled"), EXECUTED_VERSION]
-            self.send_simple(200, body, headers)
-            return collected.failure
-        body = collected.body
-        if collected.prelude is not None:
-            body = wire.encode_prelude(collected.prelude) + wire.PRELUDE_DELIMITER + body
-        self.send_simple(200, body, [("content-type", "application/json"), EXECUTED_VERSION])
-        return ""
+            threading.Thread(target=self._finish_in_background, args=(call.pool, invocation), daemon=True).start()
+            call.connection.respond(202, [EXECUTED_VERSION])
+            self.access.write(call.request, 202, 0, call.started, "queued asynchronously")
+            return
+        outcome = call.pool.wait(invocation)
+        if outcome.succeeded:
+            sent = call.connection.respond(200, [JSON, EXECUTED_VERSION], sink.raw_bytes)
+            self.access.write(call.request, 200, sent, call.started)
+            return
+        headers = [JSON, ("X-Amz-Function-Error", "Unhandled"), EXECUTED_VERSION]
+        sent = call.connection.respond(200, headers, outcome.error_body or b"{}")
+        self.access.write(call.request, 200, sent, call.started, outcome.describe())
 
-    def _finish_in_background(self, invocation: inv.Invocation, environment: Environment) -> None:
-        collected = collect_response(self, invocation, environment, self.config.max_buffered_response_bytes)
-        invocation.abandoned.set()
-        if collected.failure:
-            self.server.log(f"asynchronous invocation {invocation.request_id} failed: {collected.failure}")
+    def _finish_in_background(self, pool: EnvironmentPool, invocation: Invocation) -> None:
+        outcome = pool.wait(invocation)
+        if not outcome.succeeded:
+            self.log(f"asynchronous invocation {invocation.request_id} failed: {outcome.describe()}")
 
-    def _invoke_with_response_stream(self) -> str:
-        started = self._begin()
-        if started is None:
-            return ""
-        invocation, environment = started
-        try:
-            return self._stream_events(invocation, environment)
-        finally:
-            invocation.abandoned.set()
+    def _invoke_with_response_stream(self, call: Call) -> None:
+        assert call.pool is not None
+        sink = EventStreamResponse(call.connection)
+        invocation = self._start(call, sink)
+        if invocation is None:
+            return
+        outcome = call.pool.wait(invocation)
+        self.access.write(call.request, sink.status, sink.sent, call.started, outcome.describe())
 
-    def _stream_events(self, invocation: inv.Invocation, environment: Environment) -> str:
-        self.status = 200
-        self.send_response(200)
-        self.send_header("Content-Type", "application/vnd.amazon.eventstream")
-        self.send_header(*EXECUTED_VERSION)
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
-        while True:
-            event = self.next_event(invocation, environment)
-            if isinstance(event, inv.ResponseStarted):
-                continue
-            if isinstance(event, inv.PreludeReceived):
-                data = wire.encode_prelude(event.prelude) + wire.PRELUDE_DELIMITER
-                self.write_chunk(eventstream.payload_chunk(data))
-            elif isinstance(event, inv.BodyData):
-                self.write_chunk(eventstream.payload_chunk(event.data))
-            else:
-                return self._complete(invocation, event)
 
-    def _complete(self, invocation: inv.Invocation, event: inv.Event) -> str:
-        failure = self.log_failure(invocation, event)
-        code, details = None, None
-        if isinstance(event, inv.InvocationFailed):
-            code, details = event.error_type, event.message
-        elif isinstance(event, (inv.FunctionErrored, inv.ResponseEnded)) and event.error_type:
-            code = event.error_type
-            details = (event.error_body or b"").decode("utf-8", "replace")
-        self.write_chunk(eventstream.invoke_complete(code, details))
-        self.write_raw(wire.encode_last_chunk())
-        return failure
+@dataclass
+class Call:
+    """One Invoke API request being served."""
+
+    connection: ServerConnection
+    request: IncomingRequest
+    pool: EnvironmentPool | None
+    payload: bytes
+    started: float
+
+
+def _client_context(request: IncomingRequest) -> str | None:
+    encoded = request.header("x-amz-client-context")
+    if not encoded:
+        return None
+    try:
+        return base64.b64decode(encoded, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+
+
+def _api_error(status: int, error_type: str, message: str) -> tuple[list[tuple[str, str]], bytes]:
+    body = json.dumps({"message": message, "Type": "User"}).encode("utf-8")
+    return [JSON, ("x-amzn-ErrorType", error_type)], body

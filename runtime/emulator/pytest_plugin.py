@@ -7,9 +7,15 @@ Use it in your own project with `pytest_plugins = ["runtime.emulator.pytest_plug
         emulator = lambda_emulator("app.handler", task_root="src")
         body = requests.get(emulator.url + "hello").text
 
-Each call starts `python -m runtime.emulator --port 0` with your handler, waits for its
-`Function URL:` line (no sleeps), collects its log lines in `emulator.logs`, and stops it when the
-test ends, also when the test failed.
+or, for every function of a SAM template:
+
+    def test_template(lambda_emulator):
+        emulator = lambda_emulator(template="template.yaml")
+        body = requests.get(emulator.urls["HelloFunction"]).text
+
+Each call starts `python -m runtime.emulator --port 0` with your arguments, waits for its
+`Invoke API:` ready line (no sleeps), collects its log lines in `emulator.logs`, and stops it and
+every runtime process when the test ends, also when the test failed.
 """
 
 from __future__ import annotations
@@ -24,19 +30,36 @@ from pathlib import Path
 
 import pytest
 
-from runtime.emulator.config import PROJECT_ROOT
-
-READY_PREFIX = "Function URL: "
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the directory that holds `runtime/`
+READY_PREFIX = "Invoke API: "
 START_TIMEOUT = 30.0
 
 
 class RunningEmulator:
-    """A started emulator process: its URL, its log lines so far, and a way to stop it."""
+    """A started emulator process: its URLs, its log lines so far, and a way to stop it."""
 
-    def __init__(self, process: subprocess.Popen[str], url: str, logs: list[str]) -> None:
+    def __init__(self, process: subprocess.Popen[str], logs: list[str]) -> None:
         self.process = process
-        self.url = url
         self.logs = logs
+        self.urls: dict[str, str] = {}  # Function URL by logical id ("" for a single function)
+        self.invoke_url = ""
+        self.s3_endpoint: str | None = None
+        for line in logs:
+            self._read_ready_line(line)
+
+    @property
+    def url(self) -> str:
+        """The Function URL (the first one when there are several)."""
+        return next(iter(self.urls.values()))
+
+    def _read_ready_line(self, line: str) -> None:
+        if line.startswith("Function URL"):
+            label, _, url = line.partition(": ")
+            self.urls[label.removeprefix("Function URL").strip(" ()")] = url.strip()
+        elif line.startswith(READY_PREFIX):
+            self.invoke_url = line[len(READY_PREFIX) :].strip()
+        elif line.startswith("Embedded S3: "):
+            self.s3_endpoint = line.split()[2]
 
     def wait_for_log(self, fragment: str, timeout: float = 10.0) -> str:
         """The first log line containing `fragment`, waiting for it to be written."""
@@ -58,42 +81,51 @@ class RunningEmulator:
                 self.process.wait()
 
 
-def start_emulator(handler: str, *args: str, task_root: str | Path = PROJECT_ROOT, env: dict[str, str] | None = None):
-    """Start `python -m runtime.emulator` for `handler` on a free port; returns a RunningEmulator."""
-    command = [sys.executable, "-m", "runtime.emulator", "--port", "0", "--handler", handler]
-    command += ["--task-root", str(task_root), *args]
+def start_emulator(
+    handler: str | None = None,
+    *args: str,
+    task_root: str | Path | None = None,
+    template: str | Path | None = None,
+    env: dict[str, str] | None = None,
+    cwd: str | Path | None = None,
+) -> RunningEmulator:
+    """Start `python -m runtime.emulator` on free ports; returns a RunningEmulator once it is ready."""
+    command = [sys.executable, "-m", "runtime.emulator", "--port", "0"]
+    if handler is not None:
+        command += ["--handler", handler, "--task-root", str(task_root or Path.cwd())]
+    if template is not None:
+        command += ["--template", str(template)]
+    command += list(args)
     environ = {**os.environ, **(env or {})}
-    environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), environ.get("PYTHONPATH")]))
+    if "site-packages" not in PACKAGE_ROOT.parts:  # running from a checkout, not an installed package
+        environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), environ.get("PYTHONPATH")]))
     process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=environ, bufsize=1
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=environ, bufsize=1, cwd=cwd
     )
     logs: list[str] = []
     ready = threading.Event()
-    url: list[str] = []
 
     def drain() -> None:
         assert process.stdout is not None
         for line in process.stdout:
-            line = line.rstrip("\n")
-            logs.append(line)
-            if line.startswith(READY_PREFIX) and not ready.is_set():
-                url.append(line[len(READY_PREFIX) :].strip())
+            logs.append(line.rstrip("\n"))
+            if line.startswith(READY_PREFIX):
                 ready.set()
         ready.set()
 
     threading.Thread(target=drain, daemon=True).start()
-    if not ready.wait(START_TIMEOUT) or not url:
+    if not ready.wait(START_TIMEOUT) or not any(line.startswith(READY_PREFIX) for line in logs):
         process.kill()
         raise RuntimeError("the emulator did not start:\n" + "\n".join(logs))
-    return RunningEmulator(process, url[0], logs)
+    return RunningEmulator(process, logs)
 
 
 @pytest.fixture
 def lambda_emulator() -> Iterator[Callable[..., RunningEmulator]]:
-    """Factory fixture: `lambda_emulator(handler, *cli_args, task_root=..., env=...)`."""
+    """Factory fixture: `lambda_emulator(handler, *cli_args, task_root=..., template=..., env=...)`."""
     started: list[RunningEmulator] = []
 
-    def start(handler: str, *args: str, **kwargs: object) -> RunningEmulator:
+    def start(handler: str | None = None, *args: str, **kwargs: object) -> RunningEmulator:
         emulator = start_emulator(handler, *args, **kwargs)  # type: ignore[arg-type]
         started.append(emulator)
         return emulator

@@ -1,322 +1,282 @@
-"""The Runtime API (2018-06-01) as one environment's runtime sees it.
+"""The Runtime API (2018-06-01) as one execution environment's runtime sees it.
 
 One `RuntimeAPIServer` per environment, as each Lambda sandbox has its own: the runtime process
-is the only client, so the server knows which environment a request belongs to without any
-prefix in AWS_LAMBDA_RUNTIME_API (AWS's Node client accepts only `host:port`). Request handlers
-are stateless; state lives in the `Environment` and its `Invocation`. Streamed bodies are decoded
-with the project's own wire module as they arrive and passed on chunk by chunk, never held whole.
-Status rules follow AWS's emulator (Part B §1.2-2.4).
+is the only client, so requests need no prefix in AWS_LAMBDA_RUNTIME_API (AWS's Node.js client
+accepts only `host:port`). The server knows nothing of processes or pools: it talks to its
+environment through the small `RuntimeAPIBackend` interface and to each invocation through the
+invocation's own moves. Streamed bodies are decoded as they arrive and passed on chunk by chunk.
+Statuses follow AWS's Runtime API reference:
+https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html
+and its response-streaming section:
+https://docs.aws.amazon.com/lambda/latest/dg/runtimes-custom.html#runtimes-custom-response-streaming
 """
 
 from __future__ import annotations
 
 import json
 import re
-import socket
-import threading
 from collections.abc import Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import Protocol
 
 from runtime import wire
-from runtime.emulator import invocation as inv
+from runtime.emulator.http_server import ConnectionLimits, HttpServer, IncomingRequest, ServerConnection
+from runtime.emulator.invocation import Invocation
 
-if TYPE_CHECKING:
-    from runtime.emulator.environment import Environment
-
-READ_SIZE = 1024 * 1024  # one recv takes whatever the socket holds, up to this
+API_PREFIX = "/2018-06-01"
 MAX_ERROR_BODY = 1024 * 1024
-BUFFERED_SLACK = 100  # RAPID allows 6 MiB + 100 bytes
+BUFFERED_SLACK = 100  # the Runtime API allows 6 MiB + 100 bytes for a buffered response
 RESPONSE_ROUTE = re.compile(r"^/runtime/invocation/([^/]+)/(response|error)$")
 ERROR_TYPE_PATTERN = re.compile(r"^(Runtime|Function)\.[A-Z][a-zA-Z]+$")
 
 
-class RuntimeAPIServer(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
+class RuntimeAPIBackend(Protocol):
+    """What the Runtime API needs from its execution environment."""
 
-    def __init__(self, environment: Environment) -> None:
-        super().__init__(("127.0.0.1", 0), RuntimeAPIHandler)
-        self.environment = environment
+    function_arn: str
 
-    @property
-    def address(self) -> str:
-        host, port = self.server_address[:2]
-        return f"{host}:{port}"
+    def next_invocation(self) -> Invocation | None:
+        """Block until an invocation is assigned (the long poll); None once the environment ends."""
 
-    def start(self) -> None:
-        threading.Thread(target=self.serve_forever, args=(0.1,), name="runtime-api", daemon=True).start()
+    def find_invocation(self, request_id: str) -> Invocation | None:
+        """The environment's in-flight invocation with this id, if any."""
+
+    def record_init_error(self, error_type: str, body: bytes) -> bool:
+        """Keep an init error for the invocations waiting on init; False once init completed."""
 
 
-class RuntimeAPIHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: RuntimeAPIServer
+@dataclass(frozen=True)
+class ResponseLimits:
+    buffered_bytes: int
+    streamed_bytes: int
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
-        pass  # the front door logs one line per client request; the runtime's calls are noise
 
-    def setup(self) -> None:
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+class RuntimeAPI:
+    """The request handler: stateless; state lives in the backend and the invocations."""
 
-    @property
-    def environment(self) -> Environment:
-        return self.server.environment
+    def __init__(self, backend: RuntimeAPIBackend, limits: ResponseLimits) -> None:
+        self.backend = backend
+        self.limits = limits
 
-    def _route(self) -> str:
-        path = self.path.split("?", 1)[0]
-        return path.removeprefix("/2018-06-01") if path.startswith("/2018-06-01/") else ""
+    # -- Application interface ------------------------------------------------------------------
 
-    def do_GET(self) -> None:
-        if self._route() != "/runtime/invocation/next":
-            self._send_error(404, "UnknownRoute", f"no route GET {self.path}")
+    def error_response(self, status: int, message: str) -> tuple[list[tuple[str, str]], bytes]:
+        return _json_error(status, "InvalidRequest", message)
+
+    def log_rejection(self, connection: ServerConnection, status: int, message: str) -> None:
+        pass  # the invocation's own failure is what gets logged
+
+    def handle(self, connection: ServerConnection, request: IncomingRequest) -> None:
+        path = request.path
+        route = path[len(API_PREFIX) :] if path.startswith(API_PREFIX + "/") else ""
+        if request.method == "GET" and route == "/runtime/invocation/next":
+            self._next(connection)
             return
-        invocation = self.environment.next_invocation()
+        if request.method == "POST" and route == "/runtime/init/error":
+            self._init_error(connection, request)
+            return
+        match = RESPONSE_ROUTE.match(route) if request.method == "POST" else None
+        if match is None:
+            self._answer(connection, 404, "UnknownRoute", f"no route {request.method} {path}", close=True)
+            return
+        request_id, kind = match.groups()
+        if kind == "response":
+            self._response(connection, request, request_id)
+        else:
+            self._error(connection, request, request_id)
+
+    # -- /next ------------------------------------------------------------------------------------
+
+    def _next(self, connection: ServerConnection) -> None:
+        invocation = self.backend.next_invocation()
         if invocation is None:
-            self._send_error(500, "SandboxTerminated", "the environment is shutting down")
-            self.close_connection = True
+            self._answer(connection, 500, "SandboxTerminated", "the environment is shutting down", close=True)
             return
         headers = [
             ("Lambda-Runtime-Aws-Request-Id", invocation.request_id),
             ("Lambda-Runtime-Deadline-Ms", str(invocation.deadline_ms)),
-            ("Lambda-Runtime-Invoked-Function-Arn", self.environment.config.function_arn),
+            ("Lambda-Runtime-Invoked-Function-Arn", self.backend.function_arn),
         ]
         if invocation.trace_id:
             headers.append(("Lambda-Runtime-Trace-Id", invocation.trace_id))
         if invocation.client_context:
             headers.append(("Lambda-Runtime-Client-Context", invocation.client_context))
-        headers.append(("Content-Type", "application/json"))  # AWS's clients crash without it
-        self._write_response(200, headers, invocation.event)
+        headers.append(("Content-Type", "application/json"))  # AWS's clients fail without it
+        connection.respond(200, headers, invocation.event)
 
-    def do_POST(self) -> None:
-        route = self._route()
-        if route == "/runtime/init/error":
-            self._init_error()
-            return
-        match = RESPONSE_ROUTE.match(route)
-        if match is None:
-            self._send_error(404, "UnknownRoute", f"no route POST {self.path}")
-            return
-        request_id, kind = match.groups()
-        if kind == "response":
-            self._response(request_id)
-        else:
-            self._error(request_id)
+    # -- /response ----------------------------------------------------------------------------------
 
-    # -- /response ------------------------------------------------------------------------------
-
-    def _response(self, request_id: str) -> None:
-        mode = self.headers.get(wire.RESPONSE_MODE_HEADER)
+    def _response(self, connection: ServerConnection, request: IncomingRequest, request_id: str) -> None:
+        mode = request.headers.get(wire.RESPONSE_MODE_HEADER.lower())
         if mode is not None and mode != wire.STREAMING_MODE:
-            self._reject_body(400, "InvalidFunctionResponseMode", f"unknown response mode {mode!r}")
+            self._refuse_body(connection, 400, "InvalidFunctionResponseMode", f"unknown response mode {mode!r}")
             return
-        invocation = self.environment.claim(request_id, inv.State.RESPONDED)
-        if invocation is None:
-            self._reject_body(403, "InvalidStateTransition", f"{request_id} is not the current invocation")
+        invocation = self.backend.find_invocation(request_id)
+        if invocation is None or not invocation.claim_response():
+            self._refuse_body(connection, 403, "InvalidStateTransition", f"{request_id} is not awaiting a response")
             return
-        content_type = self.headers.get("Content-Type", "application/json")
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            self._streamed_response(invocation, content_type)
+        content_type = request.header("content-type", "application/json")
+        if request.framing.kind == wire.CHUNKED:
+            self._streamed_response(connection, invocation, content_type)
         else:
-            self._buffered_response(invocation, content_type)
+            self._buffered_response(connection, request, invocation, content_type)
 
-    def _buffered_response(self, invocation: inv.Invocation, content_type: str) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        limit = self.environment.config.max_buffered_response_bytes + BUFFERED_SLACK
-        if length > limit:
-            message = f"response of {length} bytes exceeds the {limit}-byte limit"
-            invocation.emit(inv.InvocationFailed("Function.ResponseSizeTooLarge", message))
-            self._reject_body(413, "RequestEntityTooLarge", message)
+    def _buffered_response(
+        self, connection: ServerConnection, request: IncomingRequest, invocation: Invocation, content_type: str
+    ) -> None:
+        limit = self.limits.buffered_bytes + BUFFERED_SLACK
+        if request.framing.length > limit:
+            message = f"response of {request.framing.length} bytes exceeds the {limit}-byte limit"
+            invocation.fail("Function.ResponseSizeTooLarge", message)
+            self._refuse_body(connection, 413, "RequestEntityTooLarge", message)
             return
-        body = self.rfile.read(length)
-        if len(body) < length:
-            invocation.emit(inv.InvocationFailed("Runtime.TruncatedResponse", "connection closed mid-body"))
-            self.close_connection = True
-            return
-        invocation.deliver_head(content_type, streaming=False, prelude=None)
+        try:
+            body = connection.read_body(limit)
+        except Exception:
+            invocation.fail("Runtime.TruncatedResponse", "the runtime's connection closed mid-body")
+            raise
+        invocation.begin(None, content_type)
         if body:
-            invocation.deliver_body([body])
-        invocation.emit(inv.ResponseEnded())
-        self._send_accepted()
+            invocation.body([body])
+        invocation.complete()
+        self._accepted(connection)
 
-    def _streamed_response(self, invocation: inv.Invocation, content_type: str) -> None:
-        relay = StreamRelay(invocation, content_type, self.environment.config.max_streamed_response_bytes)
-        decoder = wire.ChunkedDecoder()
+    def _streamed_response(self, connection: ServerConnection, invocation: Invocation, content_type: str) -> None:
+        relay = StreamRelay(invocation, content_type, self.limits.streamed_bytes)
         try:
-            while not decoder.done:
-                data = self.rfile.read1(READ_SIZE)
-                if not data:
-                    raise ConnectionResetError("runtime closed the connection mid-body")
-                events = decoder.feed(data)
-                pieces = [event.data for event in events if isinstance(event, wire.Data)]
-                if pieces:
-                    relay.body(pieces)  # everything one read brought in, relayed as one piece
-                if decoder.done:
-                    relay.end(events[-1].trailers)
-                if relay.oversize and not relay.answered:
-                    relay.answered = True
-                    message = f"response exceeded {relay.limit} bytes; the stream was cut"
-                    self._send_error(413, "RequestEntityTooLarge", message, close=True)
-        except (OSError, wire.WireError) as exc:
-            invocation.emit(inv.InvocationFailed("Runtime.TruncatedResponse", str(exc)))
-            self.close_connection = True
-            return
-        if decoder.unused:
-            self.close_connection = True  # a pipelined request we did not read through rfile
+            for pieces in connection.body_pieces():
+                if not relay.answered and not relay.body(pieces):
+                    self._stop_early(connection, relay)
+            if not relay.answered:
+                relay.end(connection.trailers)
+        except Exception as exc:  # malformed chunks, or the runtime went away mid-body
+            invocation.fail("Runtime.TruncatedResponse", f"the streamed response broke off: {exc}")
+            raise
         if not relay.answered:
-            self._send_accepted()
+            self._accepted(connection)
 
-    # -- /error and /init/error -------------------------------------------------------------------
+    def _stop_early(self, connection: ServerConnection, relay: StreamRelay) -> None:
+        """The invocation takes no more body: answer now, then drain (the runtime stops when it reads this)."""
+        relay.answered = True
+        outcome = relay.invocation.outcome
+        if outcome is not None and outcome.error_type == "Function.ResponseSizeTooLarge":
+            self._answer(connection, 413, "RequestEntityTooLarge", "the response exceeded its size limit", close=True)
+        else:
+            self._answer(connection, 410, "InvocationEnded", "the invocation has already ended", close=True)
 
-    def _error(self, request_id: str) -> None:
-        invocation = self.environment.claim(request_id, inv.State.ERRORED)
-        if invocation is None:
-            self._reject_body(403, "InvalidStateTransition", f"{request_id} is not the current invocation")
-            return
-        body = self._read_small_body()
-        if body is None:
-            invocation.emit(inv.InvocationFailed("Runtime.TruncatedResponse", "error body unreadable"))
-            return
-        invocation.emit(inv.FunctionErrored(self._error_type(body), body))
-        self._send_accepted()
+    # -- /error and /init/error ------------------------------------------------------------------------
 
-    def _init_error(self) -> None:
-        body = self._read_small_body()
-        if body is None:
+    def _error(self, connection: ServerConnection, request: IncomingRequest, request_id: str) -> None:
+        invocation = self.backend.find_invocation(request_id)
+        if invocation is None or not invocation.claim_error_report():
+            self._refuse_body(connection, 403, "InvalidStateTransition", f"{request_id} is not awaiting a response")
             return
-        if not self.environment.record_init_error(self._error_type(body), body):
-            self._send_error(403, "InvalidStateTransition", "init already completed")
-            return
-        self._send_accepted()
-
-    def _error_type(self, body: bytes) -> str:
-        """Classify like RAPID: keep `Runtime.X`/`Function.X`, else the body's errorType, else Unknown."""
-        header = self.headers.get("Lambda-Runtime-Function-Error-Type", "")
-        if ERROR_TYPE_PATTERN.match(header):
-            return header
         try:
-            document = json.loads(body)
-            return str(document.get("errorType") or header or "Runtime.Unknown")
-        except (ValueError, AttributeError):
-            return header or "Runtime.Unknown"
+            body = connection.read_body(MAX_ERROR_BODY)
+        except Exception:
+            invocation.fail("Runtime.TruncatedResponse", "the error report could not be read")
+            raise
+        invocation.report_error(_error_type(request.headers, body), body)
+        self._accepted(connection)
 
-    # -- helpers ---------------------------------------------------------------------------------
+    def _init_error(self, connection: ServerConnection, request: IncomingRequest) -> None:
+        body = connection.read_body(MAX_ERROR_BODY)
+        if not self.backend.record_init_error(_error_type(request.headers, body), body):
+            self._answer(connection, 403, "InvalidStateTransition", "init already completed")
+            return
+        self._accepted(connection)
 
-    def _read_small_body(self) -> bytes | None:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            return self._read_small_chunked()
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_ERROR_BODY:
-            self._reject_body(413, "RequestEntityTooLarge", "error body too large")
-            return None
-        return self.rfile.read(length)
+    # -- answers -------------------------------------------------------------------------------------------
 
-    def _read_small_chunked(self) -> bytes | None:
-        decoder, parts, size = wire.ChunkedDecoder(), [], 0
-        while not decoder.done:
-            data = self.rfile.read1(READ_SIZE)
-            if not data:
-                self.close_connection = True
-                return None
-            for event in decoder.feed(data):
-                if isinstance(event, wire.Data):
-                    size += len(event.data)
-                    parts.append(event.data)
-            if size > MAX_ERROR_BODY:
-                self._send_error(413, "RequestEntityTooLarge", "error body too large", close=True)
-                return None
-        return b"".join(parts)
+    def _accepted(self, connection: ServerConnection) -> None:
+        connection.respond(202, [("Content-Type", "application/json")], b'{"status":"OK"}')
 
-    def _reject_body(self, status: int, error_type: str, message: str) -> None:
-        """Answer before reading the body: the connection cannot be reused after that."""
-        self._send_error(status, error_type, message, close=True)
-        self._drain()
+    def _answer(
+        self, connection: ServerConnection, status: int, error_type: str, message: str, close: bool = False
+    ) -> None:
+        headers, body = _json_error(status, error_type, message)
+        connection.respond(status, headers, body, close=close)
 
-    def _drain(self) -> None:
-        """Read and discard what the runtime still sends, so closing does not reset our answer."""
-        self.connection.settimeout(2.0)
-        try:
-            while self.rfile.read1(READ_SIZE):
-                pass
-        except OSError:
-            pass
+    def _refuse_body(self, connection: ServerConnection, status: int, error_type: str, message: str) -> None:
+        """Answer before reading the body: the connection cannot carry another request after it."""
+        self._answer(connection, status, error_type, message, close=True)
+        connection.linger = True
 
-    def _send_accepted(self) -> None:
-        self._send_json(202, {"status": "OK"})
 
-    def _send_error(self, status: int, error_type: str, message: str, close: bool = False) -> None:
-        self._send_json(status, {"errorMessage": message, "errorType": error_type}, close)
+def _json_error(status: int, error_type: str, message: str) -> tuple[list[tuple[str, str]], bytes]:
+    body = json.dumps({"errorMessage": message, "errorType": error_type}).encode("utf-8")
+    return [("Content-Type", "application/json")], body
 
-    def _send_json(self, status: int, document: dict[str, str], close: bool = False) -> None:
-        body = json.dumps(document).encode("utf-8")
-        headers = [("Content-Type", "application/json")]
-        if close:
-            headers.append(("Connection", "close"))
-            self.close_connection = True
-        self._write_response(status, headers, body)
 
-    def _write_response(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
-        """Head and body in one write: one TCP segment for the runtime to read, not two."""
-        reason = self.responses.get(status, ("",))[0]
-        lines = [f"HTTP/1.1 {status} {reason}\r\n"]
-        lines += [f"{name}: {value}\r\n" for name, value in headers]
-        lines.append(f"Content-Length: {len(body)}\r\n\r\n")
-        self.wfile.write("".join(lines).encode("latin-1") + body)
-        self.wfile.flush()
+def _error_type(headers: Mapping[str, str], body: bytes) -> str:
+    """Classify as the Runtime API does: keep `Runtime.X`/`Function.X`, else the body's errorType."""
+    header = headers.get("lambda-runtime-function-error-type", "")
+    if ERROR_TYPE_PATTERN.match(header):
+        return header
+    try:
+        document = json.loads(body)
+        if isinstance(document, dict) and isinstance(document.get("errorType"), str) and document["errorType"]:
+            return document["errorType"][:256]
+    except ValueError:
+        pass
+    return header[:256] or "Runtime.Unknown"
 
 
 class StreamRelay:
-    """Turns decoded chunks of a streamed `/response` into invocation events, enforcing the cap."""
+    """Turns a streamed `/response` body into invocation moves, enforcing the streamed-size cap.
 
-    def __init__(self, invocation: inv.Invocation, content_type: str, limit: int) -> None:
+    With the HTTP-integration content type the body starts with the prelude: it is split off as
+    it arrives (across any read boundary) and becomes the response head.
+    """
+
+    def __init__(self, invocation: Invocation, content_type: str, limit: int) -> None:
         self.invocation = invocation
         self.limit = limit
         self.sent = 0
-        self.oversize = False
         self.answered = False
-        integration = content_type.split(";", 1)[0].strip() == wire.HTTP_INTEGRATION_CONTENT_TYPE
         self.content_type = content_type
+        integration = content_type.split(";", 1)[0].strip().lower() == wire.HTTP_INTEGRATION_CONTENT_TYPE
         self.splitter = wire.PreludeSplitter() if integration else None
         if self.splitter is None:
-            invocation.deliver_head(content_type, streaming=True, prelude=None)
+            invocation.begin(None, content_type)
 
-    def body(self, pieces: list[bytes | memoryview]) -> None:
-        """Body bytes as decoded; until the prelude is complete they go through the splitter."""
+    def body(self, pieces: list[bytes | memoryview]) -> bool:
+        """Relay body bytes; False when the invocation takes no more."""
         if self.splitter is None or self.splitter.prelude_found:
-            self._relay(pieces)
-            return
-        for part in self.splitter.feed(b"".join(pieces)):
-            if isinstance(part, wire.PreludeReceived):
-                self.invocation.deliver_head(self.content_type, streaming=True, prelude=part.prelude)
-            else:
-                self._relay([part.data])
+            return self._relay(pieces)
+        try:
+            events = self.splitter.feed(b"".join(pieces))
+        except wire.WireError as exc:
+            self.invocation.fail("Runtime.InvalidResponse", f"malformed prelude: {exc}")
+            return False
+        for event in events:
+            if isinstance(event, wire.PreludeReceived):
+                self.invocation.begin(event.prelude, self.content_type)
+            elif not self._relay([event.data]):
+                return False
+        return True
 
-    def _relay(self, pieces: list[bytes | memoryview]) -> None:
-        if self.oversize:
-            return  # drained and dropped: the client's stream was already cut
-        room = self.limit - self.sent
+    def _relay(self, pieces: list[bytes | memoryview]) -> bool:
         size = sum(len(piece) for piece in pieces)
-        if size > room:
-            kept = _first_bytes(pieces, room)
+        if size > self.limit - self.sent:
+            kept = _first_bytes(pieces, self.limit - self.sent)
             if kept:
-                self.invocation.deliver_body(kept)
-            self.sent = self.limit
-            self.oversize = True
+                self.invocation.body(kept)
             message = f"response exceeded the {self.limit}-byte streaming limit"
-            self.invocation.emit(inv.InvocationFailed("Function.ResponseSizeTooLarge", message))
-            return
+            self.invocation.fail("Function.ResponseSizeTooLarge", message)
+            return False
         self.sent += size
-        self.invocation.deliver_body(pieces)
+        return self.invocation.body(pieces)
 
     def end(self, trailers: Mapping[str, str]) -> None:
-        if self.oversize:
-            return
-        if self.splitter is not None and not self.splitter.prelude_found:
-            message = "the body ended before the prelude delimiter"
-            self.invocation.emit(inv.InvocationFailed("Runtime.InvalidResponse", message))
-            return
         error_type, error_body = wire.decode_error_trailers(trailers)
-        self.invocation.emit(inv.ResponseEnded(error_type, error_body))
+        if self.splitter is not None and not self.splitter.prelude_found and not error_type:
+            self.invocation.fail("Runtime.InvalidResponse", "the body ended before the prelude delimiter")
+            return
+        # With error trailers and no prelude, the runtime failed before writing anything (AWS's
+        # Node.js runtime does this when a streamifyResponse handler throws early): the client
+        # sees the same 502 as for /error, since nothing reached it.
+        self.invocation.complete(error_type, error_body)
 
 
 def _first_bytes(pieces: list[bytes | memoryview], count: int) -> list[bytes | memoryview]:
@@ -328,3 +288,14 @@ def _first_bytes(pieces: list[bytes | memoryview], count: int) -> list[bytes | m
         kept.append(piece[:count])
         count -= len(kept[-1])
     return kept
+
+
+class RuntimeAPIServer(HttpServer):
+    """One environment's Runtime API on a free loopback port."""
+
+    def __init__(self, backend: RuntimeAPIBackend, limits: ResponseLimits, connection_limits: ConnectionLimits) -> None:
+        super().__init__(("127.0.0.1", 0), RuntimeAPI(backend, limits), connection_limits)
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"

@@ -33,6 +33,10 @@ def api():
     emulator = start_emulator(
         "handlers.app.handler",
         "--s3",
+        "--bucket",
+        "local-transfers",
+        "--env",
+        "TRANSFER_BUCKET=local-transfers",
         "--concurrency",
         "16",
         "--env",
