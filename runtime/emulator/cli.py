@@ -132,7 +132,9 @@ def build_config(args: argparse.Namespace) -> EmulatorConfig:
 
         overrides = dict(_pairs(args.parameter_overrides, "--parameter-overrides"))
         try:
-            template = load_template(template_path, overrides, args.stack_name, only=args.function or None)
+            template = load_template(
+                template_path, overrides, args.stack_name, only=args.function or None, environment_overrides=env
+            )
         except TemplateError as exc:
             raise UsageError(f"{template_path}: {exc}") from None
         functions = list(template.functions)

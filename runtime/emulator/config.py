@@ -80,9 +80,11 @@ class EmulatorConfig:
     def __post_init__(self) -> None:
         if not self.functions:
             raise ValueError("no function to serve")
-        names = [f.name for f in self.functions] + [f.logical_id for f in self.functions if f.logical_id]
-        if len(set(names)) != len(names) and len(self.functions) > 1:
-            raise ValueError("function names and logical ids must be unique")
+        seen: dict[str, str] = {}
+        for function in self.functions:
+            for key in {function.name, function.label}:
+                if seen.setdefault(key, function.label) != function.label:
+                    raise ValueError(f"two functions answer to the name {key!r}")
 
     @property
     def serves_s3(self) -> bool:

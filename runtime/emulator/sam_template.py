@@ -1,0 +1,320 @@
+"""Functions and buckets from a SAM (or plain CloudFormation) template, for the emulator to serve.
+
+Read per function: `Handler`, `CodeUri` (a directory, or a .zip that is unpacked), `Runtime`,
+`Architectures`, `MemorySize`, `Timeout`, `Environment.Variables`, `FunctionName`,
+`FunctionUrlConfig.InvokeMode` (or an `AWS::Lambda::Url` pointing at an `AWS::Lambda::Function`),
+with `Globals.Function` applied as SAM applies it (maps merged, lists appended, scalars
+overridden). `Parameters` take their defaults or `--parameter-overrides`; resources with a false
+`Condition` are left out. Every `AWS::S3::Bucket` becomes a bucket in the embedded S3, named by
+its `BucketName` or `<stack>-<logical id>`, so `!Ref Bucket` in a function's environment names a
+bucket that exists. Intrinsics are resolved by `intrinsics.py`; what cannot be resolved is an
+error naming the resource and property (override a variable with `--env ID.NAME=VALUE` instead).
+https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/sam-resource-function.html
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from runtime.emulator.cfn_yaml import TemplateSyntaxError, load_document
+from runtime.emulator.config import ACCOUNT_ID, BUFFERED, FunctionConfig
+from runtime.emulator.intrinsics import NO_VALUE, Resolver, Stack, UnresolvableError
+
+SERVERLESS_FUNCTION = "AWS::Serverless::Function"
+LAMBDA_FUNCTION = "AWS::Lambda::Function"
+BUCKET = "AWS::S3::Bucket"
+LAMBDA_URL = "AWS::Lambda::Url"
+NAME_PROPERTIES = {BUCKET: "BucketName", SERVERLESS_FUNCTION: "FunctionName", LAMBDA_FUNCTION: "FunctionName"}
+LIST_PARAMETER = re.compile(r"^(CommaDelimitedList|List<.+>)$")
+SAM_DEFAULTS = {"MemorySize": 128, "Timeout": 3}  # Lambda's defaults when a template says nothing
+
+
+class TemplateError(ValueError):
+    """The template cannot be served; the message names the resource and property."""
+
+
+@dataclass(frozen=True)
+class Template:
+    functions: tuple[FunctionConfig, ...]
+    buckets: tuple[str, ...]
+
+
+def load_template(
+    path: str | Path,
+    parameter_overrides: Mapping[str, str] | None = None,
+    stack_name: str = "local",
+    *,
+    only: Sequence[str] | None = None,
+    region: str = "us-east-1",
+    environment_overrides: Sequence[tuple[str, str]] = (),
+) -> Template:
+    """Read `path`; `environment_overrides` ((ID.)NAME, VALUE) are variables not to resolve."""
+    path = Path(path)
+    try:
+        document = load_document(path)
+        return _Reader(path, document, dict(parameter_overrides or {}), stack_name, region).read(
+            only, environment_overrides
+        )
+    except (TemplateSyntaxError, UnresolvableError) as exc:
+        raise TemplateError(str(exc)) from None
+
+
+class _Reader:
+    def __init__(
+        self, path: Path, document: dict[str, Any], overrides: dict[str, str], stack_name: str, region: str
+    ) -> None:
+        self.base = path.resolve().parent
+        self.document = document
+        resources = document.get("Resources")
+        if not isinstance(resources, dict) or not resources:
+            raise TemplateError("the template has no Resources")
+        self.resources: dict[str, dict[str, Any]] = {
+            name: value for name, value in resources.items() if isinstance(value, dict)
+        }
+        parameters = _parameters(document.get("Parameters") or {}, overrides)
+        self.stack_name = stack_name
+        self.physical = self._physical_names(stack_name)
+        self.resolver = Resolver(
+            Stack(
+                name=stack_name,
+                region=region,
+                account_id=ACCOUNT_ID,
+                parameters=parameters,
+                resources=self.resources,
+                physical_names=self.physical,
+                conditions=document.get("Conditions") or {},
+                mappings=document.get("Mappings") or {},
+            )
+        )
+        # Buckets and functions may name themselves with intrinsics: resolve those names now.
+        for logical_id, resource in self.resources.items():
+            field = NAME_PROPERTIES.get(resource.get("Type", ""))
+            properties = resource.get("Properties") or {}
+            if field and field in properties:
+                where = f"{logical_id}.Properties.{field}"
+                self.physical[logical_id] = _variable_text(self.resolver.resolve(properties[field], where), where)
+
+    def _physical_names(self, stack_name: str) -> dict[str, str]:
+        names = {}
+        for logical_id, resource in self.resources.items():
+            kind = resource.get("Type")
+            if kind == BUCKET:
+                names[logical_id] = _bucket_name(stack_name, logical_id)
+            elif kind in (SERVERLESS_FUNCTION, LAMBDA_FUNCTION):
+                names[logical_id] = logical_id
+        return names
+
+    def _included(self, logical_id: str) -> bool:
+        condition = self.resources[logical_id].get("Condition")
+        return condition is None or self.resolver.condition(str(condition), f"{logical_id}.Condition")
+
+    def read(self, only: Sequence[str] | None, environment_overrides: Sequence[tuple[str, str]]) -> Template:
+        buckets = tuple(
+            self.physical[logical_id]
+            for logical_id, resource in self.resources.items()
+            if resource.get("Type") == BUCKET and self._included(logical_id)
+        )
+        urls = self._url_modes()
+        functions = []
+        for logical_id, resource in self.resources.items():
+            if resource.get("Type") not in (SERVERLESS_FUNCTION, LAMBDA_FUNCTION) or not self._included(logical_id):
+                continue
+            if only and logical_id not in only and self.physical[logical_id] not in only:
+                continue
+            functions.append(self._function(logical_id, resource, urls.get(logical_id), environment_overrides))
+        if only:
+            known = {f.logical_id for f in functions} | {f.name for f in functions}
+            missing = [name for name in only if name not in known]
+            if missing:
+                raise TemplateError(f"no function {', '.join(missing)} in the template")
+        if not functions:
+            raise TemplateError("the template has no AWS::Serverless::Function or AWS::Lambda::Function")
+        return Template(tuple(functions), buckets)
+
+    def _url_modes(self) -> dict[str, str]:
+        """InvokeMode by function, from AWS::Lambda::Url resources (SAM's FunctionUrlConfig is read inline)."""
+        modes = {}
+        for logical_id, resource in self.resources.items():
+            if resource.get("Type") != LAMBDA_URL:
+                continue
+            properties = resource.get("Properties") or {}
+            target = properties.get("TargetFunctionArn")
+            target_id = None
+            if isinstance(target, dict) and "Ref" in target:
+                target_id = target["Ref"]
+            elif isinstance(target, dict) and "Fn::GetAtt" in target:
+                target_id = target["Fn::GetAtt"][0]
+            if target_id is None:
+                raise TemplateError(f"{logical_id}.Properties.TargetFunctionArn: use !GetAtt Function.Arn or !Ref")
+            modes[target_id] = str(self.resolver.resolve(properties.get("InvokeMode", BUFFERED), logical_id))
+        return modes
+
+    def _function(
+        self,
+        logical_id: str,
+        resource: dict[str, Any],
+        url_mode: str | None,
+        environment_overrides: Sequence[tuple[str, str]],
+    ) -> FunctionConfig:
+        kind = resource["Type"]
+        properties = dict(resource.get("Properties") or {})
+        if kind == SERVERLESS_FUNCTION:
+            properties = _with_globals((self.document.get("Globals") or {}).get("Function") or {}, properties)
+        where = f"{logical_id}.Properties"
+        if properties.get("PackageType") == "Image":
+            raise TemplateError(f"{where}.PackageType: container image functions are not supported locally")
+        value = self._resolved(properties, where)
+        handler = value.get("Handler")
+        if not isinstance(handler, str) or not handler:
+            raise TemplateError(f"{where}.Handler is required")
+        url_config = value.get("FunctionUrlConfig")
+        invoke_mode = url_mode or (url_config.get("InvokeMode", BUFFERED) if isinstance(url_config, dict) else BUFFERED)
+        architectures = value.get("Architectures") or ["x86_64"]
+        try:
+            return FunctionConfig(
+                name=self.physical[logical_id],
+                logical_id=logical_id,
+                handler=handler,
+                code_dir=self._code_dir(logical_id, value.get("CodeUri" if kind == SERVERLESS_FUNCTION else "Code")),
+                invoke_mode=str(invoke_mode),
+                runtime=str(value.get("Runtime") or ""),
+                architecture=str(architectures[0]),
+                memory_mb=int(value.get("MemorySize", SAM_DEFAULTS["MemorySize"])),
+                timeout=float(value.get("Timeout", SAM_DEFAULTS["Timeout"])),
+                environment=self._environment(logical_id, properties, environment_overrides),
+            )
+        except (TypeError, ValueError) as exc:
+            raise TemplateError(f"{where}: {exc}") from None
+
+    def _resolved(self, properties: dict[str, Any], where: str) -> dict[str, Any]:
+        """The properties the emulator uses, resolved (the environment is resolved separately)."""
+        used = ("Handler", "CodeUri", "Code", "Runtime", "Architectures", "MemorySize", "Timeout", "FunctionUrlConfig")
+        resolved = {}
+        for name in used:
+            if name in properties:
+                value = self.resolver.resolve(properties[name], f"{where}.{name}")
+                if value is not NO_VALUE:
+                    resolved[name] = value
+        return resolved
+
+    def _environment(
+        self, logical_id: str, properties: dict[str, Any], overrides: Sequence[tuple[str, str]]
+    ) -> dict[str, str]:
+        variables = ((properties.get("Environment") or {}).get("Variables")) or {}
+        if not isinstance(variables, dict):
+            raise TemplateError(f"{logical_id}.Properties.Environment.Variables must be a map")
+        overridden = {name.rpartition(".")[2] for name, _ in overrides if name.rpartition(".")[0] in ("", logical_id)}
+        environment = {}
+        for name, raw in variables.items():
+            if name in overridden:
+                continue  # the command line gives it; it need not resolve
+            where = f"{logical_id}.Properties.Environment.Variables.{name}"
+            try:
+                value = self.resolver.resolve(raw, where)
+            except UnresolvableError as exc:
+                raise TemplateError(f"{exc} (or give it with --env {logical_id}.{name}=VALUE)") from None
+            if value is NO_VALUE:
+                continue
+            environment[str(name)] = _variable_text(value, where)
+        return environment
+
+    def _code_dir(self, logical_id: str, code: Any) -> str:
+        where = f"{logical_id}.Properties.CodeUri"
+        if code is None:
+            return str(self.base)
+        if not isinstance(code, str):
+            raise TemplateError(f"{where}: code in S3 is not supported locally; point it at a local directory or zip")
+        path = (self.base / code).resolve()
+        if path.is_dir():
+            return str(path)
+        if path.is_file() and zipfile.is_zipfile(path):
+            return _unpacked(path)
+        raise TemplateError(f"{where}: {code!r} is neither a directory nor a zip file (relative to {self.base})")
+
+
+def _parameters(declared: Mapping[str, Any], overrides: dict[str, str]) -> dict[str, Any]:
+    unknown = sorted(set(overrides) - set(declared))
+    if unknown:
+        raise TemplateError(f"--parameter-overrides names unknown parameters: {', '.join(unknown)}")
+    values: dict[str, Any] = {}
+    for name, spec in declared.items():
+        spec = spec if isinstance(spec, dict) else {}
+        if name in overrides:
+            text = overrides[name]
+        elif "Default" in spec:
+            text = spec["Default"]
+        else:
+            raise TemplateError(f"parameter {name} has no Default: pass --parameter-overrides {name}=VALUE")
+        allowed = spec.get("AllowedValues")
+        if isinstance(allowed, list) and str(text) not in [str(item) for item in allowed]:
+            raise TemplateError(f"parameter {name}={text!r} is not one of {allowed}")
+        kind = str(spec.get("Type", "String"))
+        if LIST_PARAMETER.match(kind):
+            values[name] = text if isinstance(text, list) else [part.strip() for part in str(text).split(",")]
+        else:
+            values[name] = _variable_text(text, f"Parameters.{name}")
+    return values
+
+
+def _with_globals(globals_: Mapping[str, Any], properties: Mapping[str, Any]) -> dict[str, Any]:
+    """SAM's rule: maps merge (the function wins), lists append, scalars are overridden."""
+    merged = dict(globals_)
+    for name, value in properties.items():
+        current = merged.get(name)
+        if isinstance(current, dict) and isinstance(value, dict) and not _is_intrinsic(value):
+            merged[name] = _with_globals(current, value)
+        elif isinstance(current, list) and isinstance(value, list):
+            merged[name] = current + value
+        else:
+            merged[name] = value
+    return merged
+
+
+def _is_intrinsic(value: Mapping[str, Any]) -> bool:
+    if len(value) != 1:
+        return False
+    key = next(iter(value))
+    return key in ("Ref", "Condition") or key.startswith("Fn::")
+
+
+def _variable_text(value: Any, where: str) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    raise TemplateError(f"{where}: a variable must be a string, not {type(value).__name__}")
+
+
+def _bucket_name(stack_name: str, logical_id: str) -> str:
+    """A deterministic name in S3's rules (3-63 of a-z, 0-9, '-'), like CloudFormation's."""
+    text = re.sub(r"[^a-z0-9-]+", "-", f"{stack_name}-{logical_id}".lower()).strip("-")
+    if len(text) > 63:
+        text = text[:54].rstrip("-") + "-" + hashlib.sha256(text.encode()).hexdigest()[:8]
+    return text.ljust(3, "0")
+
+
+def _unpacked(archive: Path) -> str:
+    """A zip CodeUri unpacked once per content into a temporary directory (as Lambda unpacks it)."""
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()[:16]
+    target = Path(tempfile.gettempdir()) / f"lambda-emulator-code-{digest}"
+    if not target.is_dir():
+        staging = Path(tempfile.mkdtemp(prefix=f"{target.name}-"))
+        with zipfile.ZipFile(archive) as zipped:
+            for member in zipped.infolist():
+                extracted = Path(zipped.extract(member, staging))
+                mode = (member.external_attr >> 16) & 0o777
+                if mode:
+                    extracted.chmod(mode)
+        try:
+            staging.rename(target)
+        except OSError:  # another emulator unpacked the same zip meanwhile
+            shutil.rmtree(staging, ignore_errors=True)
+    return str(target)
