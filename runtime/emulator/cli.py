@@ -60,6 +60,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     server.add_argument("--port", type=int, default=9000, help="the first port; 0 picks free ports")
     server.add_argument("--aws-throttle", action="store_true", help="shape streams: 6 MB burst, then 2 MB/s")
     server.add_argument(
+        "--idle-timeout", type=float, default=60.0, help="close a client connection idle this long (seconds)"
+    )
+    server.add_argument(
+        "--head-timeout", type=float, default=10.0, help="answer 408 when a request head takes longer (seconds)"
+    )
+    server.add_argument(
         "--s3", action=argparse.BooleanOptionalAction, default=None, help="start an embedded S3 (moto) for functions"
     )
     server.add_argument("--bucket", action="append", default=[], help="a bucket to create in the embedded S3")
@@ -67,7 +73,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         "--watch", action=argparse.BooleanOptionalAction, default=False, help="reload a function when its code changes"
     )
     args = parser.parse_args(argv)
-    for name in ("timeout", "memory", "concurrency", "max_concurrency"):
+    for name in ("timeout", "memory", "concurrency", "max_concurrency", "idle_timeout", "head_timeout"):
         value = getattr(args, name)
         if value is not None and value <= 0:
             parser.error(f"--{name.replace('_', '-')} must be positive")
@@ -160,6 +166,8 @@ def build_config(args: argparse.Namespace) -> EmulatorConfig:
         embedded_s3=embedded,
         aws_throttle=args.aws_throttle,
         watch=args.watch,
+        idle_timeout=args.idle_timeout,
+        head_timeout=args.head_timeout,
     )
 
 

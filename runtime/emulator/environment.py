@@ -139,7 +139,7 @@ class Environment:
     @property
     def load(self) -> int:
         with self._lock:
-            return len(self._queue) + len(self._in_flight)
+            return len(self._in_flight)
 
     def accepts(self) -> bool:
         """Whether `assign` would take one more invocation now."""
@@ -147,7 +147,7 @@ class Environment:
             return self._accepts()
 
     def _accepts(self) -> bool:
-        held = len(self._queue) + len(self._in_flight)
+        held = len(self._in_flight)  # queued ones included
         return self._state in (E.STARTING, E.ACTIVE) and held < self.function.per_environment_concurrency
 
     # -- called by the pool -----------------------------------------------------------------------
@@ -381,7 +381,7 @@ class EnvironmentPool:
     def wait(self, invocation: Invocation) -> Outcome:
         """Block until `invocation` ends; past its deadline, its environment is killed (as Lambda
         does on a timeout) and it fails with `Sandbox.Timeout`."""
-        while not invocation.wait(invocation.remaining()):
+        while not invocation.wait(invocation.remaining()):  # wakes early when dispatch moves the deadline
             if invocation.remaining() <= 0:
                 self.time_out(invocation)
         assert invocation.outcome is not None

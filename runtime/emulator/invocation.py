@@ -145,6 +145,7 @@ class Invocation:
         self._dispatched: float | None = None
         self._state = S.QUEUED
         self._lock = threading.Lock()
+        self._changed = threading.Condition(threading.Lock())  # notified on dispatch and settle
         self._settled = threading.Event()
         self.outcome: Outcome | None = None
         self.on_settled: Callable[[Invocation, Outcome], None] | None = None  # set by its environment
@@ -174,8 +175,16 @@ class Invocation:
         return self.deadline - self._clock()
 
     def wait(self, timeout: float) -> bool:
-        """Block until the invocation has an outcome (True) or `timeout` seconds passed (False)."""
-        return self._settled.wait(max(0.0, timeout))
+        """Block until the invocation has an outcome (True), its deadline moved (it was dispatched),
+        or `timeout` seconds passed; True only once it has an outcome."""
+        with self._changed:
+            if not self._settled.is_set():
+                self._changed.wait(max(0.0, timeout))
+        return self._settled.is_set()
+
+    def _notify(self) -> None:
+        with self._changed:
+            self._changed.notify_all()
 
     # -- moves -------------------------------------------------------------------------------------
 
@@ -196,6 +205,7 @@ class Invocation:
         """The runtime took the invocation from /next: its deadline starts now."""
         self._move("dispatch")
         self._dispatched = self._clock()
+        self._notify()  # a waiter computed its wait from the queued deadline
 
     def requeue(self) -> None:
         """Its environment died before the runtime took it: it waits for another one."""
@@ -252,4 +262,5 @@ class Invocation:
             self.sink.settle(outcome)
         finally:
             self._settled.set()
+            self._notify()
         return True

@@ -160,3 +160,20 @@ def test_deadline_starts_at_dispatch():
     now[0] = 1003.0
     item.dispatch()
     assert item.deadline == 1008.0 and item.remaining() == 5.0
+
+
+def test_a_waiter_wakes_when_dispatch_moves_the_deadline():
+    import threading
+
+    item = new_invocation()
+    woke = threading.Event()
+
+    def waiter():
+        item.wait(60.0)  # computed from the queued deadline, which is far away
+        woke.set()
+
+    thread = threading.Thread(target=waiter)
+    thread.start()
+    item.dispatch()
+    assert woke.wait(10)
+    thread.join()

@@ -55,3 +55,14 @@ def test_node_streamify_response_through_the_front_door(node_ric, lambda_emulato
         assert response.headers["set-cookie"] == "n=1"
         pieces = list(response.iter_lines())
     assert pieces == [b"node-0", b"node-1", b"node-2"]
+
+
+def test_node_handler_that_throws_before_writing_is_a_502(node_ric, lambda_emulator):
+    emulator = lambda_emulator(
+        "throws.handler", "--bootstrap", str(HERE / "node_bootstrap"), "--task-root", str(HERE / "node_task")
+    )
+    response = requests.get(emulator.url, timeout=60)
+    assert response.status_code == 502 and response.json() == {"Message": "Internal Server Error"}
+    assert "thrown before the first write" in emulator.wait_for_log("GET / 502")
+    assert requests.get(emulator.url, timeout=60).status_code == 502  # and again: the environment lives on
+    assert not [line for line in emulator.logs if "exited" in line]
