@@ -16,10 +16,12 @@ import threading
 from collections.abc import Callable, Iterator
 
 from runtime.emulator.config import EmulatorConfig, FunctionConfig, bootstrap_command
-from runtime.emulator.environment import EnvironmentPool, PoolSettings
+from runtime.emulator.environment import PoolSettings
 from runtime.emulator.front_door import FrontDoorSettings, FunctionUrl
-from runtime.emulator.http_server import ConnectionLimits, HttpServer, IncomingRequest, ServerConnection
+from runtime.emulator.http_connection import ConnectionLimits, IncomingRequest, ServerConnection
+from runtime.emulator.http_server import HttpServer
 from runtime.emulator.invoke_api import InvokeAPI
+from runtime.emulator.pool import EnvironmentPool
 from runtime.emulator.runtime_api import ResponseLimits
 from runtime.emulator.watch import CodeWatcher
 

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 from runtime.emulator import function_url
 from runtime.emulator.config import STREAM
-from runtime.emulator.environment import EnvironmentPool, Throttled
-from runtime.emulator.http_server import IncomingRequest, ServerConnection
+from runtime.emulator.http_connection import IncomingRequest, ServerConnection
 from runtime.emulator.invocation import Invocation, Outcome, new_trace_id
+from runtime.emulator.pool import EnvironmentPool, Throttled
 from runtime.emulator.renderers import INTERNAL_ERROR, JSON, CollectedResponse, FunctionUrlStream, json_error
 from runtime.emulator.throttle import Throttle
 

@@ -1,8 +1,10 @@
 """Function URL translation as pure functions: HTTP request -> payload-format 2.0 event, and a
 BUFFERED function's return value -> HTTP response.
 
-Rules: ../shared/protocol.md Part B §4 (field list and captured events) and Part A §9 (which
-request bodies stay text). Nothing here does I/O, so every rule is unit-tested on plain values.
+Rules: https://docs.aws.amazon.com/lambda/latest/dg/urls-invocation.html (the event's fields and
+the BUFFERED response format). Which request bodies stay text is not documented: text/*, JSON,
+XML, JavaScript, form data and bodies without a content type stay text, anything else is base64.
+Nothing here does I/O, so every rule is unit-tested on plain values.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from runtime import wire
 
 TEXT_CONTENT_TYPES = (
     "application/json",
@@ -53,7 +57,7 @@ class HttpResponse:
 
 
 def is_text_content_type(content_type: str | None) -> bool:
-    """Part A §9: which request bodies reach the function as text rather than base64."""
+    """Which request bodies reach the function as text rather than base64."""
     if not content_type:
         return True
     media = content_type.split(";", 1)[0].strip().lower()
@@ -141,26 +145,53 @@ def _add_body(event: dict[str, Any], body: bytes, content_type: str | None) -> N
     event["isBase64Encoded"] = True
 
 
+INTERNAL_ERROR = HttpResponse(502, [("content-type", "application/json")], b'{"Message":"Internal Server Error"}')
+
+
+def _fields(headers: object, cookies: object) -> list[tuple[str, str]] | None:
+    """Response fields from a returned `headers` map and `cookies` list; None if one is not HTTP."""
+    if not isinstance(headers, dict) or not isinstance(cookies, list):
+        return None
+    fields = [
+        (str(name).lower(), value if isinstance(value, str) else json.dumps(value)) for name, value in headers.items()
+    ]
+    fields += [("set-cookie", cookie) for cookie in cookies]
+    if any(wire.field_name_problem(name) or wire.field_value_problem(name, value) for name, value in fields):
+        return None
+    return fields
+
+
+def _text(value: object) -> str:
+    """A header value as JSON would print a scalar: numbers and booleans as text."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
 def interpret_buffered(payload: bytes) -> HttpResponse:
-    """A BUFFERED Function URL's reading of a function's return value (Part B §4)."""
+    """A BUFFERED Function URL's reading of a function's return value.
+
+    A value that cannot become an HTTP response (not JSON, a status outside 200-599, a header
+    that is not a valid HTTP field, a body that is not valid base64) is the function's error: 502.
+    """
     try:
         document = json.loads(payload)
-    except ValueError:
-        return HttpResponse(502, [("content-type", "application/json")], b'{"Message":"Internal Server Error"}')
+    except (ValueError, RecursionError):
+        return INTERNAL_ERROR
     if not isinstance(document, dict) or "statusCode" not in document:
         return HttpResponse(200, [("content-type", "application/json")], payload)
     status = document.get("statusCode")
-    if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
-        return HttpResponse(502, [("content-type", "application/json")], b'{"Message":"Internal Server Error"}')
-    headers = [(str(k).lower(), str(v)) for k, v in (document.get("headers") or {}).items()]
-    headers += [("set-cookie", str(c)) for c in document.get("cookies") or []]
+    headers = _fields(document.get("headers") or {}, document.get("cookies") or [])
+    if isinstance(status, bool) or not isinstance(status, int) or not 200 <= status <= 599 or headers is None:
+        return INTERNAL_ERROR
     body = document.get("body")
     if body is None:
         data = b""
     elif not isinstance(body, str):
         data = json.dumps(body).encode("utf-8")
     elif document.get("isBase64Encoded"):
-        data = base64.b64decode(body)
+        try:
+            data = base64.b64decode(body, validate=True)
+        except ValueError:
+            return INTERNAL_ERROR
     else:
         data = body.encode("utf-8")
     if not any(name == "content-type" for name, _ in headers):

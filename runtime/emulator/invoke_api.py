@@ -22,10 +22,10 @@ import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from runtime.emulator.environment import EnvironmentPool, Throttled
 from runtime.emulator.front_door import AccessLog, FrontDoorSettings
-from runtime.emulator.http_server import IncomingRequest, ServerConnection
+from runtime.emulator.http_connection import IncomingRequest, ServerConnection
 from runtime.emulator.invocation import Invocation, ResponseSink, new_trace_id
+from runtime.emulator.pool import EnvironmentPool, Throttled
 from runtime.emulator.renderers import CollectedResponse, EventStreamResponse
 
 INVOKE_ROUTE = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations$")

@@ -21,7 +21,7 @@ import threading
 
 from runtime import wire
 from runtime.emulator import eventstream
-from runtime.emulator.http_server import ClientGone, ServerConnection, reason_phrase
+from runtime.emulator.http_connection import ClientGone, ServerConnection, reason_phrase
 from runtime.emulator.invocation import Outcome
 from runtime.emulator.throttle import Throttle
 

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from runtime import wire
-from runtime.emulator.http_server import ConnectionLimits, HttpServer, IncomingRequest, ServerConnection
+from runtime.emulator.http_connection import ConnectionLimits, IncomingRequest, ServerConnection
+from runtime.emulator.http_server import HttpServer
 from runtime.emulator.invocation import Invocation
 
 API_PREFIX = "/2018-06-01"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from botocore.eventstream import EventStreamBuffer
 
 from runtime.emulator import eventstream, function_url
@@ -101,3 +102,24 @@ def test_throttle_allows_burst_then_paces():
     assert slept == [2.0]
     throttle.wait(5)
     assert slept == [2.0, 0.5]
+
+
+@pytest.mark.parametrize(
+    "returned",
+    [
+        {"statusCode": 200, "headers": {"x-a": "b\r\nSet-Cookie: evil=1"}},
+        {"statusCode": 200, "headers": {"x-name": "\u20ac"}},
+        {"statusCode": 200, "headers": {"bad name": "v"}},
+        {"statusCode": 200, "cookies": ["a=1\nb"]},
+        {"statusCode": 200, "cookies": "a=1"},
+        {"statusCode": 100},
+        {"statusCode": 200, "body": "!!", "isBase64Encoded": True},
+    ],
+)
+def test_a_buffered_value_that_cannot_be_http_is_a_502(returned):
+    assert function_url.interpret_buffered(json.dumps(returned).encode()).status == 502
+
+
+def test_buffered_header_numbers_become_text():
+    response = function_url.interpret_buffered(b'{"statusCode": 200, "headers": {"x-n": 5, "x-b": true}}')
+    assert ("x-n", "5") in response.headers and ("x-b", "true") in response.headers
