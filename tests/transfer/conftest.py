@@ -1,14 +1,19 @@
-"""A running transfer API: the emulator with the real bootstrap and its embedded S3 (moto's server)."""
+"""The transfer API two ways: running (the emulator with the real bootstrap and its embedded S3),
+and in-process on moto (the real dispatcher, for fast and generated-input tests)."""
 
 from __future__ import annotations
 
 import boto3
 import pytest
 from botocore.config import Config
+from moto import mock_aws
 
+from handlers import app
 from runtime.emulator.pytest_plugin import start_emulator
+from tests.transfer.inprocess import InProcessAPI, make_service
 
 MiB = 1024 * 1024
+BUCKET = "transfer-tests"
 
 
 class TransferAPI:
@@ -17,7 +22,7 @@ class TransferAPI:
         self.url = emulator.url.rstrip("/")
         line = emulator.wait_for_log("Embedded S3: ")
         self.s3_endpoint = line.split()[2]
-        self.bucket = line.rsplit("bucket ", 1)[1].rstrip(")")
+        self.bucket = BUCKET
         self.s3 = boto3.client(
             "s3",
             endpoint_url=self.s3_endpoint,
@@ -34,9 +39,9 @@ def api():
         "handlers.app.handler",
         "--s3",
         "--bucket",
-        "local-transfers",
+        BUCKET,
         "--env",
-        "TRANSFER_BUCKET=local-transfers",
+        f"TRANSFER_BUCKET={BUCKET}",  # explicit: the emulator will stop setting it for the function
         "--concurrency",
         "16",
         "--env",
@@ -52,3 +57,14 @@ def api():
         yield TransferAPI(emulator)
     finally:
         emulator.stop()
+
+
+@pytest.fixture
+def inprocess(monkeypatch) -> InProcessAPI:
+    """The whole API in-process on moto; `inprocess.service` may be swapped (settings, hooked S3)."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        api = InProcessAPI(make_service())
+        monkeypatch.setattr(app, "service", lambda: api.service)
+        yield api
