@@ -1,5 +1,6 @@
-"""The transfer API two ways: running (the emulator with the real bootstrap and its embedded S3),
-and in-process on moto (the real dispatcher, for fast and generated-input tests)."""
+"""The transfer API two ways: running (the emulator serving the project's own template.yaml, with
+the real bootstrap and its embedded S3), and in-process on moto (the real dispatcher, for fast and
+generated-input tests)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ from botocore.config import Config
 from moto import mock_aws
 
 from handlers import app
+from runtime.emulator.config import PROJECT_ROOT
 from runtime.emulator.pytest_plugin import start_emulator
 from tests.transfer.inprocess import InProcessAPI, make_service
 
 MiB = 1024 * 1024
-BUCKET = "transfer-tests"
 
 
 class TransferAPI:
@@ -22,7 +23,7 @@ class TransferAPI:
         self.url = emulator.url.rstrip("/")
         line = emulator.wait_for_log("Embedded S3: ")
         self.s3_endpoint = line.split()[2]
-        self.bucket = BUCKET
+        self.bucket = line.rsplit("bucket ", 1)[1].rstrip(")")  # TransferBucket, named by the template
         self.s3 = boto3.client(
             "s3",
             endpoint_url=self.s3_endpoint,
@@ -36,12 +37,7 @@ class TransferAPI:
 @pytest.fixture(scope="module")
 def api():
     emulator = start_emulator(
-        "handlers.app.handler",
-        "--s3",
-        "--bucket",
-        BUCKET,
-        "--env",
-        f"TRANSFER_BUCKET={BUCKET}",  # explicit: the emulator will stop setting it for the function
+        None,
         "--concurrency",
         "16",
         "--env",
@@ -52,6 +48,7 @@ def api():
         f"TRANSFER_RELAY_THRESHOLD_BYTES={6 * MiB}",
         "--env",
         "TRANSFER_EVENTS_POLL_MS=200",
+        template=PROJECT_ROOT / "template.yaml",
     )
     try:
         yield TransferAPI(emulator)
