@@ -1,8 +1,10 @@
 """The invocation loop: poll `/next`, run the handler, answer buffered or streamed, repeat.
 
-Two error channels never mix (Part A §1, §5): a handler's failure is reported for its invocation
-(`/error` before commit, trailers after) and the loop goes on; a Runtime API failure raises
-`RuntimeAPIError` out of the loop and the process exits non-zero so the platform restarts it.
+Two error channels never mix: a handler's failure is reported for its invocation (`/error` before
+the response is committed, error trailers after) and the loop goes on; a Runtime API failure,
+including a `/next` answer the runtime cannot read, raises `RuntimeAPIError` out of the loop and
+the process exits non-zero so the platform restarts it
+(https://docs.aws.amazon.com/lambda/latest/dg/runtimes-custom.html).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 import os
 
 from runtime.api import ErrorPayload
+from runtime.client import RuntimeAPIFailure
 from runtime.context import Invocation, LambdaContext
 from runtime.errors import payload_from_exception
 from runtime.log import RuntimeLog, current_request_id
@@ -51,7 +54,11 @@ class InvocationLoop:
         served = 0
         while invocations is None or served < invocations:
             answer = self.client.next_invocation()
-            self.serve(Invocation.from_next(answer.headers, answer.body))
+            try:
+                invocation = Invocation.from_next(answer.headers, answer.body)
+            except ValueError as exc:
+                raise RuntimeAPIFailure(f"unusable /next answer: {exc}") from None
+            self.serve(invocation)
             served += 1
 
     def serve(self, invocation: Invocation) -> None:
