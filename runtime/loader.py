@@ -62,7 +62,7 @@ def initialize_handler(handler: Callable[..., Any]) -> None:
     except HandlerLoadError:
         raise
     except Exception as exc:
-        raise HandlerLoadError(payload_from_exception(exc, skip_frames=0, error_type="Runtime.InitError")) from exc
+        raise HandlerLoadError(payload_from_exception(exc, error_type="Runtime.InitError")) from exc
 
 
 def is_async_function(function: object) -> bool:
@@ -85,14 +85,12 @@ def _import(module_name: str) -> Any:
     try:
         return importlib.import_module(module_name)
     except SyntaxError as exc:
-        raise HandlerLoadError(
-            payload_from_exception(exc, skip_frames=0, error_type="Runtime.UserCodeSyntaxError")
-        ) from exc
+        raise HandlerLoadError(payload_from_exception(exc, error_type="Runtime.UserCodeSyntaxError")) from exc
     except ImportError as exc:
         message = f"Unable to import module '{module_name}': {exc}"
         raise _error("Runtime.ImportModuleError", message) from exc
     except Exception as exc:  # the module raised while running its top level
-        payload = payload_from_exception(exc, skip_frames=0, error_type="Runtime.ImportModuleError")
+        payload = payload_from_exception(exc, error_type="Runtime.ImportModuleError")
         message = f"Unable to import module '{module_name}': {type(exc).__name__}: {exc}"
         raise HandlerLoadError(ErrorPayload(payload.error_type, message, payload.stack_trace)) from exc
 

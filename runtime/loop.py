@@ -5,6 +5,10 @@ the response is committed, error trailers after) and the loop goes on; a Runtime
 including a `/next` answer the runtime cannot read, raises `RuntimeAPIError` out of the loop and
 the process exits non-zero so the platform restarts it
 (https://docs.aws.amazon.com/lambda/latest/dg/runtimes-custom.html).
+
+Handlers may be synchronous or async: whatever a handler returns that is awaitable (a coroutine)
+or async-iterable (an async generator) is run on the environment's single event loop
+(`runtime.aio`), which is imported the first time such a value appears.
 """
 
 from __future__ import annotations
@@ -95,6 +99,8 @@ class InvocationLoop:
     def _serve_buffered(self, invocation: Invocation, event: Any, context: LambdaContext) -> None:
         try:
             result = self.handler(event, context)
+            if hasattr(result, "__await__"):
+                result = _aio().run(result)
         except Exception as exc:
             self.client.post_error(invocation.request_id, payload_from_exception(exc))
             return
@@ -115,6 +121,8 @@ class InvocationLoop:
         )
         try:
             result = self.handler(event, response, context)
+            if hasattr(result, "__await__"):
+                result = _aio().run(result)
             if result is not None:
                 _write_result(response, result)
         except ResponseStreamClosed:
@@ -130,14 +138,34 @@ class InvocationLoop:
 
 
 def _write_result(response: ResponseStream, result: Any) -> None:
-    """A streaming handler may return its body instead of writing it: bytes, str or an iterable."""
+    """A streaming handler may return its body instead of writing it: bytes, str, an iterable or an
+    async iterable (an async generator). Each item is written as one chunk as it is produced."""
     if isinstance(result, (bytes, bytearray, memoryview, str)):
         response.write(result)
         return
+    if hasattr(result, "__aiter__"):
+        aio = _aio()
+        aio.run(aio.write_all(response, result))
+        return
     if isinstance(result, dict) or not hasattr(result, "__iter__"):
-        raise TypeError(f"a streaming handler must return None, bytes, str or an iterable, not {type(result).__name__}")
-    for chunk in result:
-        response.write(chunk)
+        raise TypeError(
+            "a streaming handler must return None, bytes, str, an iterable or an async iterable, "
+            f"not {type(result).__name__}"
+        )
+    try:
+        for chunk in result:
+            response.write(chunk)
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()  # a generator's `finally` runs now, not whenever it is collected
+
+
+def _aio() -> Any:
+    """`runtime.aio`, imported on first use: it imports asyncio, which sync handlers never need."""
+    import runtime.aio
+
+    return runtime.aio
 
 
 _UNDECODABLE = object()
