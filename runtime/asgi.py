@@ -20,7 +20,7 @@ straight to the response stream, following the ASGI HTTP spec
   reports `http.disconnect` (Lambda never learns that a client went away).
 - `lifespan` startup runs once per process in the init phase, before the first request; a failed
   startup is an init error. Its `state` is shallow-copied into every request's scope. Shutdown
-  runs when the process gets SIGTERM.
+  runs when the process gets SIGTERM, or before it exits on a fatal Runtime API error.
 
 Everything runs on the environment's one event loop (`runtime.aio`).
 """
@@ -33,7 +33,7 @@ from runtime import aio
 from runtime.api import ErrorPayload
 from runtime.client import RuntimeAPIError
 from runtime.http_event import request_from_event
-from runtime.lifespan import Lifespan, shut_down_on_sigterm
+from runtime.lifespan import Lifespan
 from runtime.loader import INIT_ATTRIBUTE, HandlerLoadError
 from runtime.log import RuntimeLog
 from runtime.response import ResponseStreamClosed, State, streaming
@@ -118,7 +118,7 @@ class ASGIServer:
         if message is not None:
             raise HandlerLoadError(ErrorPayload("Runtime.LifespanStartupFailed", message))
         if self.lifespan.supported:
-            shut_down_on_sigterm(self.lifespan)
+            aio.on_shutdown(self.lifespan.shutdown)
 
     async def serve(self, event: Any, response: ResponseStream, context: LambdaContext) -> None:
         if not self._started:  # the init hook did not run (a wrapped handler): start now

@@ -4,18 +4,16 @@ Startup runs in the init phase, on the environment's event loop, before the firs
 (https://asgi.readthedocs.io/en/latest/specs/lifespan.html). The app may keep objects in the
 lifespan `state` (a connection pool, a client); every request gets a shallow copy of it, and since
 requests run on the same loop, loop-bound objects work there. An app that raises on the lifespan
-scope does not support the protocol: in "auto" mode it is served without it. Lambda sends SIGTERM
-in its shutdown phase (when extensions are registered); the app's shutdown runs then.
+scope does not support the protocol: in "auto" mode it is served without it. Shutdown runs when
+the environment's loop is shut down (`runtime.aio.shutdown`: on SIGTERM, which Lambda sends in
+its shutdown phase when extensions are registered, and before the process exits on a fatal error).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import signal
 import traceback
 
-from runtime import aio
 from runtime.log import RuntimeLog
 
 TYPE_CHECKING = False
@@ -108,16 +106,3 @@ class Lifespan:
             self._stopped.set()
         else:
             raise LifespanProtocolError(f"unexpected lifespan message {kind!r}")
-
-
-def shut_down_on_sigterm(lifespan: Lifespan) -> None:
-    """On SIGTERM (Lambda's shutdown phase), run lifespan shutdown, then exit 0."""
-
-    def on_sigterm(signum: int, frame: object) -> None:
-        loop = aio.environment_loop()
-        if not loop.is_running():
-            aio.run(lifespan.shutdown())
-        raise SystemExit(0)
-
-    with contextlib.suppress(ValueError):  # not the main thread (a test calling the handler directly)
-        signal.signal(signal.SIGTERM, on_sigterm)

@@ -17,7 +17,7 @@ import json
 import os
 
 from runtime.api import ErrorPayload
-from runtime.client import RuntimeAPIFailure
+from runtime.client import RuntimeAPIError, RuntimeAPIFailure
 from runtime.context import Invocation, LambdaContext
 from runtime.errors import payload_from_exception
 from runtime.log import RuntimeLog, current_request_id
@@ -127,6 +127,8 @@ class InvocationLoop:
                 _write_result(response, result)
         except ResponseStreamClosed:
             return  # the Runtime API closed this invocation; already logged by the client
+        except RuntimeAPIError:
+            raise  # fatal, not the handler's failure: even if it surfaced through the handler
         except Exception as exc:
             error = payload_from_exception(exc)
             if response.state is State.NEW:

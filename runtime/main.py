@@ -68,6 +68,9 @@ def serve(address: RuntimeAddress, environ: Mapping[str, str], log: RuntimeLog, 
     message = _run(InvocationLoop(client, handler, function, log), log)
     if slot is not None:
         slot.fatal(message)
+    aio = sys.modules.get("runtime.aio")
+    if aio is not None:  # an async handler: let it shut down (lifespan) and close its loop quietly
+        aio.shutdown()
     return 1
 
 

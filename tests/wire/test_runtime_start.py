@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from runtime.api import RuntimeAddress, next_invocation
-from runtime.client import RuntimeAPIFailure
+from runtime.client import RuntimeAPIError, RuntimeAPIFailure
 from runtime.log import RuntimeLog
 from runtime.main import _run
-from tests.wire.scripted import ScriptedPeer, run_loop
+from tests.wire.scripted import ScriptedPeer, next_answer, run_loop, status_answer
 
 
 @pytest.mark.parametrize(
@@ -99,3 +101,40 @@ def test_a_runtime_api_error_is_one_line_without_a_trace():
     lines = _Lines()
     _run(FailingLoop(), RuntimeLog(json_format=False, stream=lines))  # type: ignore[arg-type]
     assert lines.text.count("\n") == 1 and "exiting: /next answered 500" in lines.text
+
+
+def test_a_handler_that_swallows_a_lost_connection_cannot_hide_it():
+    from runtime import streaming
+
+    connects = []
+
+    @streaming(http_integration=False)
+    def handler(event, response, context):
+        for _ in range(100):
+            with contextlib.suppress(Exception):  # a careless handler
+                response.write(b"x" * 65536)
+
+    peer = ScriptedPeer([next_answer("r1", {})])  # then the peer hangs up while the body is arriving
+    original = peer.connect
+
+    def counting_connect(address):
+        connects.append(address)
+        return original(address)
+
+    peer.connect = counting_connect  # type: ignore[method-assign]
+    with pytest.raises(RuntimeAPIError):
+        run_loop(peer, handler, 1)
+    assert len(connects) == 1  # no fresh connection carrying chunks without a request head
+
+
+def test_a_500_for_a_streamed_response_is_fatal_even_when_it_surfaces_inside_an_asgi_app():
+    from runtime import asgi_handler
+    from tests.asgi.test_http_event import function_url_event
+
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200})
+        await send({"type": "http.response.body", "body": b"all"})
+
+    peer = ScriptedPeer([next_answer("r1", function_url_event()), status_answer(500)])
+    with pytest.raises(RuntimeAPIFailure, match="500"):
+        run_loop(peer, asgi_handler(app, lifespan="off"), 2)
