@@ -47,13 +47,30 @@ class HandlerCancelled(Exception):
 
 
 def environment_loop() -> asyncio.AbstractEventLoop:
-    """The process's event loop, created on first use and set as the thread's current loop."""
+    """The process's event loop, made on first use and set as the thread's current loop.
+
+    If the handler's module already made a current loop at import time (`asyncio.get_event_loop()`
+    at module level, as some libraries still do), that loop is adopted, so what was bound to it
+    then keeps working in every invocation.
+    """
     global _loop
     if _loop is None or _loop.is_closed():
-        _loop = asyncio.new_event_loop()
+        _loop = _current_loop() or asyncio.new_event_loop()
         _loop.set_exception_handler(_log_loop_error)
         asyncio.set_event_loop(_loop)
     return _loop
+
+
+def _current_loop() -> asyncio.AbstractEventLoop | None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+ warn when they must make one
+        try:
+            loop = asyncio.get_event_loop()
+        except RuntimeError:  # 3.14+: no current loop
+            return None
+    return None if loop.is_closed() or loop.is_running() else loop
 
 
 def run(awaitable: Awaitable[Result]) -> Result:

@@ -30,3 +30,9 @@ def test_a_connection_opened_in_the_first_invocation_still_works_in_the_tenth(la
     assert answers[9] == {"answer": "INVOCATION 10", "queued": 10, "same_loop": True}
     assert all(answer["same_loop"] for answer in answers)
     assert sum("exited" in line for line in emulator.logs) == 0  # one environment served all ten
+
+
+def test_an_object_bound_to_the_loop_at_import_time_works_in_later_invocations(lambda_emulator):
+    emulator = lambda_emulator("tests.handlers.import_time_loop.handler", "--mode", "buffered")
+    assert requests.get(emulator.url, timeout=30).json() == "set"
+    assert requests.get(emulator.url, timeout=30).json() == "set in the first invocation"
