@@ -12,7 +12,7 @@ with warnings.catch_warnings():
 
 
 async def handler(event, context):
+    """Await the still-pending future: a task on another loop raises 'attached to a different loop'."""
     if not BOUND_AT_IMPORT.done():
-        BOUND_AT_IMPORT.set_result("set in the first invocation")
-        return "set"
-    return await BOUND_AT_IMPORT  # raises "attached to a different loop" if the loop was replaced
+        asyncio.get_running_loop().call_soon(BOUND_AT_IMPORT.set_result, "resolved on the adopted loop")
+    return await BOUND_AT_IMPORT
