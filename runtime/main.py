@@ -58,8 +58,7 @@ def serve(address: RuntimeAddress, environ: Mapping[str, str], log: RuntimeLog, 
         initialize_handler(handler)
     except HandlerLoadError as exc:
         if slot is not None:
-            log.error(f"init error {exc.payload.error_type}: {exc.payload.message}")
-            slot.init_error(exc.payload)
+            slot.init_error(exc.payload)  # the supervisor logs and reports it, once for all slots
             return 1
         return _report_init_error(client, log, exc.payload)
     if slot is not None:

@@ -128,6 +128,7 @@ def test_init_error_is_reported_once_and_the_runtime_exits_1(api, bootstrap):
     error = json.loads(api.init_errors[0])
     assert error["errorType"] == "Runtime.ImportModuleError" and "does_not_exist_anywhere" in error["errorMessage"]
     assert "Traceback" not in stderr
+    assert stderr.count("init error Runtime.ImportModuleError") == 1
 
 
 @pytest.mark.parametrize("concurrency", [1, 2])
