@@ -105,24 +105,27 @@ class ASGIServer:
         self.root_path = root_path
         self.lifespan = Lifespan(app, lifespan)
         self._started = lifespan == "off"
+        self._startup_failure: HandlerLoadError | None = None
 
     def start(self) -> None:
         """The init hook: lifespan startup, before the first poll. Failure is an init error."""
-        if self._started:
-            return
-        aio.run(self._startup())
+        if not self._started:
+            aio.run(self._startup())
 
     async def _startup(self) -> None:
-        self._started = True
-        message = await self.lifespan.startup()
-        if message is not None:
-            raise HandlerLoadError(ErrorPayload("Runtime.LifespanStartupFailed", message))
-        if self.lifespan.supported:
-            aio.on_shutdown(self.lifespan.shutdown)
+        if not self._started:
+            self._started = True
+            message = await self.lifespan.startup()
+            if message is not None:
+                self._startup_failure = HandlerLoadError(ErrorPayload("Runtime.LifespanStartupFailed", message))
+            elif self.lifespan.supported:
+                aio.on_shutdown(self.lifespan.shutdown)
+        if self._startup_failure is not None:
+            raise self._startup_failure
 
     async def serve(self, event: Any, response: ResponseStream, context: LambdaContext) -> None:
-        if not self._started:  # the init hook did not run (a wrapped handler): start now
-            await self._startup()
+        if not self._started or self._startup_failure is not None:
+            await self._startup()  # the init hook did not run (a wrapped handler): start now
         request = request_from_event(event)
         exchange = Exchange(response, request.method == "HEAD", request.body)
         try:

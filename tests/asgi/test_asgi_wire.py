@@ -368,3 +368,15 @@ def test_lifespan_off_never_calls_the_app_with_a_lifespan_scope():
 def test_lifespan_mode_is_checked():
     with pytest.raises(ValueError, match="lifespan"):
         asgi_handler(lambda scope, receive, send: None, lifespan="maybe")
+
+
+def test_without_the_init_hook_lifespan_starts_at_the_first_request_and_a_failure_fails_every_request():
+    handler = asgi_handler(lifespan_app([], fail="no database"))  # wrapped or called directly: no init hook
+    answers = []
+    for index in range(2):
+        answers += [next_answer(f"r{index}", function_url_event()), ACCEPTED]
+    peer = ScriptedPeer(answers)
+    run_loop(peer, handler, 2)
+    for request in (peer.requests[1], peer.requests[3]):
+        assert request.request_line.endswith("/error HTTP/1.1")
+        assert "no database" in json.loads(request.body)["errorMessage"]
