@@ -1,11 +1,11 @@
-"""`python -m bench [warm|throughput|first_byte|startup|memory ...]` (all when none is named)."""
+"""`python -m bench [warm|throughput|first_byte|startup|memory|relay|asgi ...]` (all when none is named)."""
 
 from __future__ import annotations
 
 import importlib
 import sys
 
-ALL = ("warm", "throughput", "first_byte", "startup", "memory", "relay")
+ALL = ("warm", "throughput", "first_byte", "startup", "memory", "relay", "asgi")
 
 
 def main(names: list[str]) -> int:

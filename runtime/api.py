@@ -2,8 +2,10 @@
 
 The Runtime API (version 2018-06-01) has four calls a runtime makes: `next`, `response`, `error` and
 `init/error`. Each builder returns a `RuntimeRequest`; the client in `client.py` only sends them.
-`RuntimeAddress` accepts both forms of AWS_LAMBDA_RUNTIME_API that exist in the wild: `host:port`
-(AWS) and `http://host:port/prefix` (cargo-lambda). Spec: ../shared/protocol.md Part B §1-2.
+`RuntimeAddress` accepts the forms of AWS_LAMBDA_RUNTIME_API that exist in the wild: `host:port`
+(AWS), `http://host:port/prefix` (cargo-lambda) and `host:port/prefix`. The API is described in
+https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html and, for streaming,
+https://docs.aws.amazon.com/lambda/latest/dg/runtimes-custom.html#runtimes-custom-response-streaming.
 """
 
 from __future__ import annotations
@@ -27,20 +29,24 @@ class RuntimeAddress(namedtuple("RuntimeAddress", "host port prefix", defaults=(
 
     @classmethod
     def parse(cls, value: str) -> RuntimeAddress:
+        """`host:port`, `host:port/prefix` or `http://host:port/prefix` (IPv6 hosts in brackets).
+
+        AWS sets `host:port`; cargo-lambda sets the URL form; the Rust and Go runtimes prepend
+        `http://` to whatever they are given, so `host:port/prefix` works with them too.
+        """
         text = value.strip()
         if not text:
             raise ValueError("AWS_LAMBDA_RUNTIME_API is empty")
-        if "://" in text:
-            import urllib.parse  # only for the URL form; host:port needs no parser
-
-            url = urllib.parse.urlsplit(text)
-            if url.scheme != "http" or not url.hostname:
-                raise ValueError(f"AWS_LAMBDA_RUNTIME_API {value!r} is not an http:// URL")
-            return cls(url.hostname, url.port or 80, url.path.rstrip("/"))
-        host, sep, port = text.rpartition(":")
-        if not sep or not port.isdigit():
-            raise ValueError(f"AWS_LAMBDA_RUNTIME_API {value!r} is not host:port")
-        return cls(host.strip("[]"), int(port))
+        scheme, sep, rest = text.partition("://")
+        if sep and scheme.lower() != "http":
+            raise ValueError(f"AWS_LAMBDA_RUNTIME_API {value!r}: only http:// is supported")
+        authority, slash, path = (rest if sep else text).partition("/")
+        if any(mark in path for mark in "?#") or any(c.isspace() for c in text):
+            raise ValueError(f"AWS_LAMBDA_RUNTIME_API {value!r} is not host:port[/prefix]")
+        if sep and not authority.rpartition("]")[2].count(":"):
+            authority += ":80"  # a URL may leave out its default port
+        host, port = _split_authority(authority, value)
+        return cls(host, port, ("/" + path).rstrip("/") if slash else "")
 
     @property
     def host_header(self) -> str:
@@ -49,6 +55,19 @@ class RuntimeAddress(namedtuple("RuntimeAddress", "host port prefix", defaults=(
 
     def path(self, route: str) -> str:
         return f"{self.prefix}/{API_VERSION}{route}"
+
+
+def _split_authority(authority: str, value: str) -> tuple[str, int]:
+    if authority.startswith("["):  # [IPv6]:port
+        host, _, port = authority[1:].partition("]")
+        port = port[1:] if port.startswith(":") else ""
+    else:
+        host, _, port = authority.rpartition(":")
+        if ":" in host:
+            host = ""  # an IPv6 address must be bracketed
+    if not host or not port.isascii() or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"AWS_LAMBDA_RUNTIME_API {value!r} is not host:port[/prefix]")
+    return host, int(port)
 
 
 class RuntimeRequest(namedtuple("RuntimeRequest", "method path headers body", defaults=(b"",))):
@@ -139,7 +158,8 @@ class ErrorPayload(namedtuple("ErrorPayload", "error_type message stack_trace", 
     def fitted(self, max_json_bytes: int) -> ErrorPayload:
         """A copy whose JSON fits `max_json_bytes`: drop outer frames, then shorten the message.
 
-        Needed for the trailer path, whose whole block must stay under 4 KiB (Part A §4).
+        Needed for the trailer path, whose whole block must stay under 4 KiB: the platform reads
+        trailers through Go's net/http, whose buffer for them is 4 KiB.
         """
         payload = self
         while len(payload.to_json()) > max_json_bytes and payload.stack_trace:

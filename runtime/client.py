@@ -245,19 +245,36 @@ class ChunkedUpload:
         self._connection = client.connection
         self._request_id = request_id
         self._unsent_head = head
+        self._failure: RuntimeAPIError | None = None
 
     def send(self, chunks: list[bytes]) -> None:
-        if not self._unsent_head and self._connection.answer_waiting():
-            # The Runtime API answered before the body ended (size cap, wrong state): stop here.
-            response = self._connection.read_response()
-            self._connection.close()
-            self._client.check(response, self._request_id)
-            raise ResponseStreamClosed(f"the Runtime API ended the response: {response.describe()}")
-        self._connection.send_parts(self._framed(chunks))
+        self._raise_if_failed()
+        try:
+            if not self._unsent_head and self._connection.answer_waiting():
+                # The Runtime API answered before the body ended (size cap, wrong state): stop here.
+                response = self._connection.read_response()
+                self._connection.close()
+                self._client.check(response, self._request_id)
+                raise ResponseStreamClosed(f"the Runtime API ended the response: {response.describe()}")
+            self._connection.send_parts(self._framed(chunks))
+        except RuntimeAPIError as exc:
+            self._failure = exc
+            raise
 
     def finish(self, chunks: list[bytes], trailers: Mapping[str, str] | None) -> None:
-        self._connection.send_parts([*self._framed(chunks), wire.encode_last_chunk(trailers)])
-        self._client.check(self._connection.read_response(), self._request_id)
+        self._raise_if_failed()
+        try:
+            self._connection.send_parts([*self._framed(chunks), wire.encode_last_chunk(trailers)])
+            self._client.check(self._connection.read_response(), self._request_id)
+        except RuntimeAPIError as exc:
+            self._failure = exc
+            raise
+
+    def _raise_if_failed(self) -> None:
+        """After a Runtime API failure this body is dead: a handler that swallowed the error must
+        not make the next write open a fresh connection and send chunks without a request head."""
+        if self._failure is not None:
+            raise self._failure
 
     def _framed(self, chunks: list[bytes]) -> list[bytes]:
         """The unsent request head (if any), then size line, data and CRLF per chunk: no copies."""

@@ -1,6 +1,7 @@
 """An invocation as the Runtime API hands it over, and the context object handlers receive.
 
-`Invocation.from_next` reads the `/next` answer's headers (Part B §1.1); `LambdaContext` has the
+`Invocation.from_next` reads the `/next` answer's headers
+(https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html#runtimes-api-next); `LambdaContext` has the
 attributes of AWS's Python context, so handlers written for the managed runtime run unchanged.
 """
 
@@ -15,6 +16,8 @@ TYPE_CHECKING = False  # typing costs ~12 ms of start-up; annotations are never 
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any
+
+MAX_DEADLINE_DIGITS = 16  # epoch milliseconds have 13 digits until the year 2286
 
 _INVOCATION_FIELDS = (
     "request_id deadline_ms invoked_function_arn trace_id client_context cognito_identity tenant_id content_type event"
@@ -37,13 +40,16 @@ class Invocation(namedtuple("Invocation", _INVOCATION_FIELDS)):
 
     @classmethod
     def from_next(cls, headers: Mapping[str, str], body: bytes) -> Invocation:
+        """Raises ValueError when a header every invocation must carry is missing or malformed."""
         request_id = headers.get("lambda-runtime-aws-request-id", "")
         if not request_id:
             raise ValueError("the /next answer has no Lambda-Runtime-Aws-Request-Id")
         deadline = headers.get("lambda-runtime-deadline-ms", "")
+        if not (deadline.isascii() and deadline.isdigit() and len(deadline) <= MAX_DEADLINE_DIGITS):
+            raise ValueError(f"the /next answer has a missing or malformed Lambda-Runtime-Deadline-Ms {deadline!r}")
         return cls(
             request_id=request_id,
-            deadline_ms=int(deadline) if deadline.isdigit() else 0,
+            deadline_ms=int(deadline),
             invoked_function_arn=headers.get("lambda-runtime-invoked-function-arn", ""),
             trace_id=headers.get("lambda-runtime-trace-id") or None,
             client_context=headers.get("lambda-runtime-client-context") or None,

@@ -1,7 +1,9 @@
-"""Resolving `_HANDLER` (`package.module.function`, relative to LAMBDA_TASK_ROOT) to a callable.
+"""Resolving `_HANDLER` (`package.module.function`, relative to LAMBDA_TASK_ROOT) to a callable,
+and the init-phase work a handler asks for before the first poll.
 
-Every failure becomes a `HandlerLoadError` carrying the `Runtime.<Reason>` payload that the loop
-posts to `/runtime/init/error` before exiting (Part A §5), instead of a traceback.
+Every failure becomes a `HandlerLoadError` carrying the `Runtime.<Reason>` payload that is posted
+to `/runtime/init/error` before the process exits, instead of a traceback
+(https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html#runtimes-api-initerror).
 """
 
 from __future__ import annotations
@@ -16,6 +18,11 @@ TYPE_CHECKING = False  # typing costs ~12 ms of start-up; annotations are never 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
+
+
+INIT_ATTRIBUTE = "__lambda_init__"  # a no-argument callable run once, in the init phase
+CO_COROUTINE = 0x80  # inspect.CO_COROUTINE, without importing inspect (~10 ms)
+CO_ASYNC_GENERATOR = 0x200  # inspect.CO_ASYNC_GENERATOR
 
 
 class HandlerLoadError(Exception):
@@ -39,6 +46,34 @@ def load_handler(spec: str | None, task_root: str) -> Callable[..., Any]:
     return handler
 
 
+def initialize_handler(handler: Callable[..., Any]) -> None:
+    """Init-phase work, before the first poll: create the event loop for an async handler (so
+    its first invocation does not pay for it) and run the handler's init hook, if it has one
+    (`asgi_handler` runs the app's lifespan startup there). A failing hook is an init error."""
+    if is_async_function(handler):
+        from runtime import aio
+
+        aio.environment_loop()
+    hook = getattr(handler, INIT_ATTRIBUTE, None)
+    if hook is None:
+        return
+    try:
+        hook()
+    except HandlerLoadError:
+        raise
+    except Exception as exc:
+        raise HandlerLoadError(payload_from_exception(exc, error_type="Runtime.InitError")) from exc
+
+
+def is_async_function(function: object) -> bool:
+    """True for `async def` functions and async generator functions (and objects whose class
+    defines `__call__` as one), judged from the code flags so that `inspect` is not imported."""
+    code = getattr(function, "__code__", None)
+    if code is None:
+        code = getattr(type(function).__dict__.get("__call__"), "__code__", None)
+    return code is not None and bool(code.co_flags & (CO_COROUTINE | CO_ASYNC_GENERATOR))
+
+
 def _split(spec: str | None) -> tuple[str, str]:
     module_name, _, function_name = (spec or "").strip().rpartition(".")
     if not module_name or not function_name or "/" in module_name:
@@ -50,14 +85,12 @@ def _import(module_name: str) -> Any:
     try:
         return importlib.import_module(module_name)
     except SyntaxError as exc:
-        raise HandlerLoadError(
-            payload_from_exception(exc, skip_frames=0, error_type="Runtime.UserCodeSyntaxError")
-        ) from exc
+        raise HandlerLoadError(payload_from_exception(exc, error_type="Runtime.UserCodeSyntaxError")) from exc
     except ImportError as exc:
         message = f"Unable to import module '{module_name}': {exc}"
         raise _error("Runtime.ImportModuleError", message) from exc
     except Exception as exc:  # the module raised while running its top level
-        payload = payload_from_exception(exc, skip_frames=0, error_type="Runtime.ImportModuleError")
+        payload = payload_from_exception(exc, error_type="Runtime.ImportModuleError")
         message = f"Unable to import module '{module_name}': {type(exc).__name__}: {exc}"
         raise HandlerLoadError(ErrorPayload(payload.error_type, message, payload.stack_trace)) from exc
 

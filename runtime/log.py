@@ -3,8 +3,8 @@
 With AWS_LAMBDA_LOG_FORMAT=JSON each line is one JSON object with `timestamp`, `level`, `message`
 and `requestId`, as Lambda's advanced logging controls define; otherwise the tab-separated text
 form of AWS's Python runtime. Lines go to stderr unbuffered, so nothing is lost if the process dies.
-The request id lives in a context variable because, with AWS_LAMBDA_MAX_CONCURRENCY above 1,
-several invocations run at once in threads.
+The request id lives in a context variable, so that tasks an async handler starts (which copy the
+context) log with the id of the invocation that started them.
 """
 
 from __future__ import annotations

@@ -1,8 +1,14 @@
 """The invocation loop: poll `/next`, run the handler, answer buffered or streamed, repeat.
 
-Two error channels never mix (Part A §1, §5): a handler's failure is reported for its invocation
-(`/error` before commit, trailers after) and the loop goes on; a Runtime API failure raises
-`RuntimeAPIError` out of the loop and the process exits non-zero so the platform restarts it.
+Two error channels never mix: a handler's failure is reported for its invocation (`/error` before
+the response is committed, error trailers after) and the loop goes on; a Runtime API failure,
+including a `/next` answer the runtime cannot read, raises `RuntimeAPIError` out of the loop and
+the process exits non-zero so the platform restarts it
+(https://docs.aws.amazon.com/lambda/latest/dg/runtimes-custom.html).
+
+Handlers may be synchronous or async: whatever a handler returns that is awaitable (a coroutine)
+or async-iterable (an async generator) is run on the environment's single event loop
+(`runtime.aio`), which is imported the first time such a value appears.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import json
 import os
 
 from runtime.api import ErrorPayload
+from runtime.client import RuntimeAPIError, RuntimeAPIFailure
 from runtime.context import Invocation, LambdaContext
 from runtime.errors import payload_from_exception
 from runtime.log import RuntimeLog, current_request_id
@@ -51,7 +58,11 @@ class InvocationLoop:
         served = 0
         while invocations is None or served < invocations:
             answer = self.client.next_invocation()
-            self.serve(Invocation.from_next(answer.headers, answer.body))
+            try:
+                invocation = Invocation.from_next(answer.headers, answer.body)
+            except ValueError as exc:
+                raise RuntimeAPIFailure(f"unusable /next answer: {exc}") from None
+            self.serve(invocation)
             served += 1
 
     def serve(self, invocation: Invocation) -> None:
@@ -88,6 +99,8 @@ class InvocationLoop:
     def _serve_buffered(self, invocation: Invocation, event: Any, context: LambdaContext) -> None:
         try:
             result = self.handler(event, context)
+            if hasattr(result, "__await__"):
+                result = _aio().run(result)
         except Exception as exc:
             self.client.post_error(invocation.request_id, payload_from_exception(exc))
             return
@@ -108,10 +121,14 @@ class InvocationLoop:
         )
         try:
             result = self.handler(event, response, context)
+            if hasattr(result, "__await__"):
+                result = _aio().run(result)
             if result is not None:
                 _write_result(response, result)
         except ResponseStreamClosed:
             return  # the Runtime API closed this invocation; already logged by the client
+        except RuntimeAPIError:
+            raise  # fatal, not the handler's failure: even if it surfaced through the handler
         except Exception as exc:
             error = payload_from_exception(exc)
             if response.state is State.NEW:
@@ -123,14 +140,34 @@ class InvocationLoop:
 
 
 def _write_result(response: ResponseStream, result: Any) -> None:
-    """A streaming handler may return its body instead of writing it: bytes, str or an iterable."""
+    """A streaming handler may return its body instead of writing it: bytes, str, an iterable or an
+    async iterable (an async generator). Each item is written as one chunk as it is produced."""
     if isinstance(result, (bytes, bytearray, memoryview, str)):
         response.write(result)
         return
+    if hasattr(result, "__aiter__"):
+        aio = _aio()
+        aio.run(aio.write_all(response, result))
+        return
     if isinstance(result, dict) or not hasattr(result, "__iter__"):
-        raise TypeError(f"a streaming handler must return None, bytes, str or an iterable, not {type(result).__name__}")
-    for chunk in result:
-        response.write(chunk)
+        raise TypeError(
+            "a streaming handler must return None, bytes, str, an iterable or an async iterable, "
+            f"not {type(result).__name__}"
+        )
+    try:
+        for chunk in result:
+            response.write(chunk)
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()  # a generator's `finally` runs now, not whenever it is collected
+
+
+def _aio() -> Any:
+    """`runtime.aio`, imported on first use: it imports asyncio, which sync handlers never need."""
+    import runtime.aio
+
+    return runtime.aio
 
 
 _UNDECODABLE = object()

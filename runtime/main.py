@@ -1,10 +1,14 @@
-"""Process entry point: read the environment, load the handler, run one or more invocation loops.
+"""Process entry point: read the environment, load the handler, run the invocation loop.
 
 Exit status: 0 never happens in normal operation (the loop runs until the platform stops us);
-1 after an init error (reported to `/runtime/init/error` first) or a fatal Runtime API error.
-With AWS_LAMBDA_MAX_CONCURRENCY above 1 (Lambda Managed Instances) the loop runs in that many
-threads, each on its own connection; handler module globals are then shared between concurrent
-invocations and must be thread-safe, and `_X_AMZN_TRACE_ID` is not set (use `context.xray_trace_id`).
+1 after an init error (reported once to `/runtime/init/error` first), a fatal Runtime API error
+(one log line, no traceback) or a bug in the runtime itself (one log line with its traceback).
+
+With AWS_LAMBDA_MAX_CONCURRENCY above 1 (Lambda Managed Instances) this process becomes the
+supervisor of that many slot processes (`runtime.supervisor`), as AWS's Python runtime does. The
+supervisor never imports the handler: each slot loads it, so every slot initialises on its own,
+in parallel, and module globals, the event loop and `_X_AMZN_TRACE_ID` are per process. A slot
+that fails to load the handler hands the error to the supervisor, which reports it once.
 """
 
 from __future__ import annotations
@@ -15,14 +19,15 @@ import sys
 from runtime.api import ErrorPayload, RuntimeAddress
 from runtime.client import Connection, RuntimeAPIError, RuntimeClient
 from runtime.context import FunctionEnvironment
-from runtime.loader import HandlerLoadError, load_handler
+from runtime.loader import HandlerLoadError, initialize_handler, load_handler
 from runtime.log import RuntimeLog, configure_stdlib_logging
 from runtime.loop import InvocationLoop, log_rejection
 
 TYPE_CHECKING = False  # typing costs ~12 ms of start-up; annotations are never evaluated
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
-    from typing import Any
+    from collections.abc import Mapping
+
+    from runtime.supervisor import SlotChannel
 
 
 def main(environ: Mapping[str, str] = os.environ) -> int:
@@ -32,18 +37,44 @@ def main(environ: Mapping[str, str] = os.environ) -> int:
     except ValueError as exc:
         log.error(f"cannot start: {exc}")
         return 1
-    client = RuntimeClient(Connection(address), log_rejection(log))
+    concurrency = _concurrency(environ, log)
+    if concurrency == 1:
+        return serve(address, environ, log)
+    from runtime.supervisor import supervise
+
+    outcome = supervise(concurrency, log, lambda error: _report_init_error(_client(address, log), log, error))
+    if isinstance(outcome, int):
+        return outcome  # the supervisor is done
+    return serve(address, environ, log, outcome)  # a slot process
+
+
+def serve(address: RuntimeAddress, environ: Mapping[str, str], log: RuntimeLog, slot: SlotChannel | None = None) -> int:
+    """Load the handler and serve invocations until something fatal happens; always returns 1."""
+    client = _client(address, log)
     try:
         handler = load_handler(environ.get("_HANDLER"), environ.get("LAMBDA_TASK_ROOT", os.getcwd()))
+        if "logging" in sys.modules:  # the handler (or a library it imports, e.g. boto3) uses logging
+            configure_stdlib_logging(log, environ)
+        initialize_handler(handler)
     except HandlerLoadError as exc:
+        if slot is not None:
+            slot.init_error(exc.payload)  # the supervisor logs and reports it, once for all slots
+            return 1
         return _report_init_error(client, log, exc.payload)
-    if "logging" in sys.modules:  # the handler (or a library it imports, e.g. boto3) uses logging
-        configure_stdlib_logging(log, environ)
-    concurrency = _concurrency(environ, log)
+    if slot is not None:
+        slot.ready()
     function = FunctionEnvironment.from_environ(environ)
-    if concurrency == 1:
-        return _run(InvocationLoop(client, handler, function, log), log)
-    return _run_threads(address, handler, function, log, concurrency)
+    message = _run(InvocationLoop(client, handler, function, log), log)
+    if slot is not None:
+        slot.fatal(message)
+    aio = sys.modules.get("runtime.aio")
+    if aio is not None:  # an async handler: let it shut down (lifespan) and close its loop quietly
+        aio.shutdown()
+    return 1
+
+
+def _client(address: RuntimeAddress, log: RuntimeLog) -> RuntimeClient:
+    return RuntimeClient(Connection(address), log_rejection(log))
 
 
 def _report_init_error(client: RuntimeClient, log: RuntimeLog, error: ErrorPayload) -> int:
@@ -57,37 +88,28 @@ def _report_init_error(client: RuntimeClient, log: RuntimeLog, error: ErrorPaylo
 
 def _concurrency(environ: Mapping[str, str], log: RuntimeLog) -> int:
     text = environ.get("AWS_LAMBDA_MAX_CONCURRENCY", "1").strip() or "1"
-    if not text.isdigit() or int(text) < 1:
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
         log.warning(f"ignoring AWS_LAMBDA_MAX_CONCURRENCY={text!r}: not a positive integer")
         return 1
     return int(text)
 
 
-def _run(loop: InvocationLoop, log: RuntimeLog) -> int:
+def _run(loop: InvocationLoop, log: RuntimeLog) -> str:
+    """Serve until something fatal happens; returns what, after logging it in one line."""
     try:
         loop.run()
     except RuntimeAPIError as exc:
-        log.error(f"exiting: {exc}")
-    return 1
+        message = f"exiting: {exc}"
+        log.error(message)
+        return message
+    except Exception as exc:  # a bug in the runtime itself: say where, then let Lambda restart us
+        import traceback
 
-
-def _run_threads(
-    address: RuntimeAddress, handler: Callable[..., Any], function: FunctionEnvironment, log: RuntimeLog, count: int
-) -> int:
-    """Run `count` loops; the first fatal error in any of them ends the process."""
-    import threading
-
-    fatal = threading.Event()
-
-    def serve() -> None:
-        client = RuntimeClient(Connection(address), log_rejection(log))
-        _run(InvocationLoop(client, handler, function, log, environ=None), log)
-        fatal.set()
-
-    for index in range(count):
-        threading.Thread(target=serve, name=f"invocation-loop-{index}", daemon=True).start()
-    fatal.wait()
-    return 1
+        message = f"exiting on an unexpected error in the runtime: {type(exc).__name__}: {exc}"
+        trace = "".join(traceback.format_exception(exc)).rstrip()
+        log.error(f"{message}\n{trace}")
+        return message
+    return "exiting: the invocation loop ended"
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """The streaming handler contract: the `streaming` decorator and the `ResponseStream` it hands out.
 
-A `ResponseStream` goes NEW -> COMMITTED -> CLOSED, or to FAILED. It commits lazily (Part A §1):
+A `ResponseStream` goes NEW -> COMMITTED -> CLOSED, or to FAILED. It commits lazily:
 nothing reaches the Runtime API until the first non-empty write, an explicit `flush()`, or the
 handler's return, so a handler that fails early can still be reported through `/error`. After
 commit, `start()` raises (headers cannot change once bytes are out) and a failure is reported in
@@ -13,7 +13,7 @@ from runtime import wire
 
 TYPE_CHECKING = False  # typing costs ~12 ms of start-up; annotations are never evaluated
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping, Sequence
+    from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
     from typing import Any, Protocol, TypeVar
 
     from runtime.api import ErrorPayload
@@ -78,15 +78,19 @@ class ResponseStream:
         wire.encode_prelude(prelude)  # checks the size cap now, while the error can still go to /error
         self._prelude = prelude
 
-    def write(self, data: bytes | bytearray | memoryview | str) -> None:
-        """Send `data` as one chunk now. Blocks while the socket is full: that is the backpressure."""
+    def write(self, data: bytes | bytearray | memoryview | str) -> Sent:
+        """Send `data` as one chunk now. Blocks while the socket is full: that is the backpressure.
+
+        The chunk is on the wire when `write` returns; what it returns is an already-completed
+        awaitable, so async code may write `await response.write(data)` as well.
+        """
         if isinstance(data, str):
             data = data.encode("utf-8")
         elif not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"write() takes bytes or str, not {type(data).__name__}")
         self._require_open()
         if not data:
-            return  # a zero-length chunk would end the body
+            return SENT  # a zero-length chunk would end the body
         sink, chunks = self._commit()
         chunks.append(bytes(data))
         try:
@@ -95,8 +99,9 @@ class ResponseStream:
             self.state = State.FAILED
             raise
         self.bytes_written += len(data)
+        return SENT
 
-    def flush(self) -> None:
+    def flush(self) -> Sent:
         """Commit now: send the prelude even before the first body byte (e.g. to show headers)."""
         self._require_open()
         sink, chunks = self._commit()
@@ -105,20 +110,29 @@ class ResponseStream:
         except ResponseStreamClosed:
             self.state = State.FAILED
             raise
+        return SENT
 
-    def close(self) -> None:
-        """End the body successfully (the runtime calls this when the handler returns)."""
+    def close(self, last: bytes | bytearray | memoryview = b"") -> None:
+        """End the body successfully (the runtime calls this when the handler returns).
+
+        A non-empty `last` is sent as the final chunk, in the same system call as the terminator.
+        """
         if self.state in (State.CLOSED, State.FAILED):
             return
         sink, chunks = self._commit()
+        if last:
+            chunks.append(bytes(last))
         self.state = State.CLOSED
         try:
             sink.finish(chunks, None)
         except ResponseStreamClosed:
             self.state = State.FAILED
+            return
+        self.bytes_written += len(last)
 
     def fail(self, error: ErrorPayload) -> None:
-        """End a committed body with the error trailers (Part A §4)."""
+        """End a committed body with the `Lambda-Runtime-Function-Error-Type`/`-Body` trailers
+        (https://docs.aws.amazon.com/lambda/latest/dg/runtimes-custom.html#runtimes-custom-response-streaming)."""
         if self._sink is None or self.state is not State.COMMITTED:
             raise ResponseStreamError(f"cannot fail a response that is {self.state}")
         self.state = State.FAILED
@@ -132,8 +146,8 @@ class ResponseStream:
     def _commit(self) -> tuple[StreamSink, list[bytes]]:
         """The sink, and the chunks that must precede the body if this is the commit.
 
-        The prelude and the delimiter stay two chunks on the wire (Part A §2) but leave in the
-        same system call as the request head and the first body chunk.
+        The prelude and the delimiter stay two chunks on the wire, as AWS's Rust and .NET runtimes
+        send them, but leave in the same system call as the request head and the first body chunk.
         """
         if self._sink is not None:
             return self._sink, []
@@ -145,6 +159,19 @@ class ResponseStream:
             preamble = []
         self.state = State.COMMITTED
         return self._sink, preamble
+
+
+class Sent:
+    """What `write()` and `flush()` return: an awaitable that is already complete."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[None, None, None]:
+        return
+        yield  # a generator that finishes at once: awaiting it never suspends
+
+
+SENT = Sent()
 
 
 def streaming(handler: Any = None, /, *, http_integration: bool = True) -> Any:

@@ -43,9 +43,12 @@ def test_bootstrap_as_exec_wrapper_uses_the_interpreter_it_is_given(lambda_emula
     assert response.status_code == 200 and response.json()["function_name"] == "local-function"
 
 
-def test_max_concurrency_runs_loops_in_threads(lambda_emulator):
+def test_max_concurrency_serves_from_slot_processes_under_a_supervisor(lambda_emulator):
     emulator = lambda_emulator(
-        "tests.handlers.samples.thread_name", "--mode", "buffered", "--env", "AWS_LAMBDA_MAX_CONCURRENCY=3"
+        "tests.handlers.samples.process_identity", "--mode", "buffered", "--env", "AWS_LAMBDA_MAX_CONCURRENCY=3"
     )
-    names = {requests.get(emulator.url, timeout=60).json() for _ in range(4)}
-    assert names and all(name.startswith("invocation-loop-") for name in names)
+    answers = [requests.get(emulator.url, timeout=60).json() for _ in range(4)]
+    supervisors = {answer["ppid"] for answer in answers}
+    assert len(supervisors) == 1  # every slot is a child of the one process Lambda started
+    assert all(answer["pid"] != answer["ppid"] for answer in answers)
+    assert answers[0]["parent"][-2:] == ["-m", "runtime"]
