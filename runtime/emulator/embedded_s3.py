@@ -3,38 +3,17 @@
 Only the emulator's default command (serving the transfer API) uses it; moto, werkzeug and boto3
 are imported here lazily so the emulator itself stays standard-library only.
 
-One difference from moto's own threaded server: conditional writes (`If-Match`, `If-None-Match`)
-are serialised. S3 makes a conditional PUT atomic; moto checks the condition and then writes,
-so two racing requests could both pass. The transfer API's compare-and-swap relies on S3's
-guarantee, so the local S3 must give it too. Everything else runs concurrently.
+S3's checks (presigned signatures, expiry, signed lengths and digests, exact bodies, atomic
+conditional writes) are enforced in front of moto by `s3_contract`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
-CONDITIONAL_HEADERS = ("HTTP_IF_MATCH", "HTTP_IF_NONE_MATCH")
-
-
-class AtomicConditionalWrites:
-    """WSGI middleware: one conditional write at a time, as S3 guarantees atomically."""
-
-    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
-        self.app = app
-        self.lock = threading.Lock()
-
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        conditional = environ.get("REQUEST_METHOD") in ("PUT", "POST") and any(
-            environ.get(name) for name in CONDITIONAL_HEADERS
-        )
-        if not conditional:
-            return self.app(environ, start_response)
-        with self.lock:
-            return list(self.app(environ, start_response))
 
 
 @contextlib.contextmanager
@@ -42,16 +21,19 @@ def embedded_s3(bucket: str, region: str, host: str = "127.0.0.1", port: int = 0
     """Run moto's S3 with `bucket` created; yields the environment a function needs to reach it."""
     try:
         import boto3
-        from moto.server import DomainDispatcherApplication, create_backend_app
         from werkzeug.serving import WSGIRequestHandler, make_server
+
+        from runtime.emulator.s3_contract import enforcing_s3_app
     except ImportError as exc:
         raise SystemExit(f"the embedded S3 needs moto[server] and boto3 ({exc}); run ./dev serve") from exc
 
     class QuietHandler(WSGIRequestHandler):
+        timeout = 30  # a client that stops sending is dropped, as S3 does, instead of holding a thread
+
         def log_request(self, *args: object, **kwargs: object) -> None:
             pass  # the emulator logs its own requests; S3's would drown them
 
-    app = AtomicConditionalWrites(DomainDispatcherApplication(create_backend_app))
+    app = enforcing_s3_app({LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"]: LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]})
     server = make_server(host, port, app, threaded=True, request_handler=QuietHandler)
     threading.Thread(target=server.serve_forever, name="embedded-s3", daemon=True).start()
     endpoint = f"http://{host}:{server.server_address[1]}"
