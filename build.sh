@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds dist/function.zip: bootstrap, runtime/ (without the emulator), handlers/ and the pinned
+# Builds dist/function.zip: bootstrap, runtime/ (without the emulator), handlers/, the web client's
+# static files (client/web/, served by handlers/pages.py) and the pinned
 # third-party packages from requirements.txt, installed for Lambda's Python and architecture.
 # Reproducible: the same sources give a byte-identical zip (fixed timestamps and modes, sorted
 # entries, no .pyc from this machine). Refuses a package over Lambda's limits.
@@ -38,9 +39,10 @@ if [ "$BUNDLE_SDK" = 1 ]; then
   rm -rf "$stage/bin"
 fi
 cp bootstrap "$stage/bootstrap"
-mkdir -p "$stage/runtime" "$stage/handlers"
+mkdir -p "$stage/runtime" "$stage/handlers" "$stage/client/web"
 cp runtime/*.py "$stage/runtime/"
 cp handlers/*.py "$stage/handlers/"
+cp client/web/*.html client/web/*.css client/web/*.js "$stage/client/web/"  # the pages handlers/pages.py serves
 
 mkdir -p "$(dirname "$OUT")"
 "$PYTHON" - "$stage" "$OUT" "$MAX_ZIPPED" "$MAX_UNZIPPED" <<'PY'

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from handlers import events, relay, transfers, upload
+from handlers import events, pages, relay, transfers, upload
 from handlers.config import ConfigError, Settings, load_settings
 from handlers.errors import ApiError
 from handlers.http import JsonResponse, Request, StreamResponse, request_from_event
@@ -35,6 +35,8 @@ def health(request: Request, service: transfers.Service) -> JsonResponse:
 
 
 ROUTES = [
+    Route.compile("GET", "/", pages.send_page),
+    Route.compile("GET", "/t/{id}", pages.receive_page),
     Route.compile("GET", "/health", health),
     Route.compile("POST", "/transfers", transfers.create_transfer),
     Route.compile("GET", "/transfers/{id}", transfers.get_transfer),
