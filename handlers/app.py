@@ -3,7 +3,9 @@
 It turns the Function URL event into a `Request`, answers CORS preflights, routes with the pure
 router, runs the route handler, and writes its response through the runtime's response stream.
 Every failure becomes a JSON error body with the right status; an unexpected exception is logged
-with its trace and answered 500 with the request id only.
+with its trace and answered 500 with the request id only. Every response, errors and streams
+included, carries `Cache-Control: no-store` (tokens and ciphertext must not sit in caches) and
+`X-Content-Type-Options: nosniff`.
 """
 
 from __future__ import annotations
@@ -14,23 +16,25 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from handlers import events, pages, relay, transfers, upload
+from handlers import downloads, events, pages, parts, relay, transfers, upload
 from handlers.config import ConfigError, Settings, load_settings
 from handlers.errors import ApiError
 from handlers.http import JsonResponse, Request, StreamResponse, request_from_event
 from handlers.router import Route, match
 from handlers.s3 import data_client, presign_client
+from handlers.service import Service
 from handlers.store import ManifestStore
 from runtime import ResponseStream, streaming
 
 log = logging.getLogger("transfer-api")
 
 CORS_ALLOW_HEADERS = "authorization, content-type, last-event-id, range"
-CORS_EXPOSE_HEADERS = "content-range, etag, location, x-ciphertext-size"
+CORS_EXPOSE_HEADERS = "content-range, etag, location, x-ciphertext-size, x-download-bytes-remaining"
 CORS_METHODS = "GET, POST, PUT, DELETE, OPTIONS"
+SECURITY_HEADERS = {"cache-control": "no-store", "x-content-type-options": "nosniff"}
 
 
-def health(request: Request, service: transfers.Service) -> JsonResponse:
+def health(request: Request, service: Service) -> JsonResponse:
     return JsonResponse(200, {"status": "ok"})
 
 
@@ -41,10 +45,10 @@ ROUTES = [
     Route.compile("POST", "/transfers", transfers.create_transfer),
     Route.compile("GET", "/transfers/{id}", transfers.get_transfer),
     Route.compile("DELETE", "/transfers/{id}", transfers.delete_transfer),
-    Route.compile("POST", "/transfers/{id}/parts", transfers.sign_parts),
-    Route.compile("GET", "/transfers/{id}/parts", transfers.list_parts),
+    Route.compile("POST", "/transfers/{id}/parts", parts.sign_parts),
+    Route.compile("GET", "/transfers/{id}/parts", parts.list_parts),
     Route.compile("POST", "/transfers/{id}/complete", transfers.complete_transfer),
-    Route.compile("GET", "/transfers/{id}/download-url", transfers.download_url),
+    Route.compile("GET", "/transfers/{id}/download-url", downloads.download_url),
     Route.compile("GET", "/transfers/{id}/ciphertext", relay.ciphertext),
     Route.compile("PUT", "/transfers/{id}/ciphertext", upload.upload_ciphertext),
     Route.compile("GET", "/transfers/{id}/download", relay.download),
@@ -53,13 +57,11 @@ ROUTES = [
 
 
 @functools.lru_cache(maxsize=1)
-def service() -> transfers.Service:
+def service() -> Service:
     """Built on first use and kept for the environment's life (clients and settings are reused)."""
     settings = load_settings()
     s3 = data_client(settings)
-    return transfers.Service(
-        settings, ManifestStore(s3, settings.bucket, settings.prefix), s3, presign_client(settings)
-    )
+    return Service(settings, ManifestStore(s3, settings.bucket, settings.prefix), s3, presign_client(settings))
 
 
 def cors_headers(origin: str | None, settings: Settings | None) -> dict[str, str]:
@@ -114,11 +116,17 @@ def error_response(error: ApiError) -> JsonResponse:
 def write_response(
     response_stream: ResponseStream, answer: JsonResponse | StreamResponse, cors: dict[str, str]
 ) -> None:
-    headers = {"content-type": "application/json", **cors, **answer.headers}
+    headers = {"content-type": "application/json", **cors, **answer.headers, **SECURITY_HEADERS}
     if isinstance(answer, StreamResponse):
-        response_stream.start(answer.status, headers)
-        for chunk in answer.chunks:
-            response_stream.write(chunk)
+        chunks = iter(answer.chunks)
+        try:
+            response_stream.start(answer.status, headers)
+            for chunk in chunks:
+                response_stream.write(chunk)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()  # a generator that did not finish runs its cleanup now (the relay gives back bytes)
         return
     body = answer.encoded()
     if not body:

@@ -7,6 +7,7 @@ minimum part, 10,000 parts, 5 GiB per part and per single PUT) are constants, no
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -16,6 +17,7 @@ S3_MIN_PART_BYTES = 5 * MiB
 S3_MAX_PART_BYTES = 5 * GiB
 S3_MAX_PARTS = 10_000
 S3_MAX_SINGLE_PUT_BYTES = 5 * GiB
+KEY_HASH = re.compile(r"^[0-9a-f]{64}$")
 
 
 class ConfigError(ValueError):
@@ -27,6 +29,7 @@ class Settings:
     bucket: str
     prefix: str = "transfers/"
     presign_ttl_seconds: int = 900
+    download_url_ttl_seconds: int = 60
     multipart_threshold_bytes: int = 64 * MiB
     part_size_bytes: int = 16 * MiB
     max_transfer_bytes: int = 100 * GiB
@@ -39,16 +42,16 @@ class Settings:
     public_s3_endpoint: str | None = None
     relay_threshold_bytes: int = 6 * 1000 * 1000
     events_poll_seconds: float = 2.0
+    create_key_hashes: tuple[str, ...] = ()  # SHA-256 (hex) of the keys that may create transfers; () = anyone
 
 
 def _int(environ: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
     text = environ.get(name)
     if text is None or text == "":
         return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise ConfigError(f"{name}={text!r} is not an integer") from None
+    if not (text.strip().isascii() and text.strip().isdigit()) or len(text.strip()) > 18:
+        raise ConfigError(f"{name}={text[:40]!r} is not a non-negative integer of at most 18 digits")
+    value = int(text)
     if value < minimum:
         raise ConfigError(f"{name}={value} is below the minimum {minimum}")
     return value
@@ -64,11 +67,16 @@ def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
     threshold = _int(environ, "TRANSFER_MULTIPART_THRESHOLD_BYTES", 64 * MiB, 1)
     if threshold > S3_MAX_SINGLE_PUT_BYTES:
         raise ConfigError("TRANSFER_MULTIPART_THRESHOLD_BYTES exceeds S3's 5 GiB single PUT limit")
+    hashes = tuple(h.strip().lower() for h in environ.get("TRANSFER_CREATE_KEY_HASHES", "").split(",") if h.strip())
+    malformed = [h for h in hashes if not KEY_HASH.match(h)]
+    if malformed:
+        raise ConfigError("TRANSFER_CREATE_KEY_HASHES must list hex SHA-256 digests (64 characters), comma-separated")
     origins = tuple(o.strip() for o in environ.get("TRANSFER_ALLOWED_ORIGINS", "*").split(",") if o.strip())
     return Settings(
         bucket=bucket,
         prefix=environ.get("TRANSFER_PREFIX", "transfers/").strip("/") + "/",
         presign_ttl_seconds=_int(environ, "TRANSFER_PRESIGN_TTL_SECONDS", 900, 1),
+        download_url_ttl_seconds=_int(environ, "TRANSFER_DOWNLOAD_URL_TTL_SECONDS", 60, 1),
         multipart_threshold_bytes=threshold,
         part_size_bytes=part_size,
         max_transfer_bytes=_int(environ, "TRANSFER_MAX_BYTES", 100 * GiB, 1),
@@ -86,4 +94,5 @@ def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
         public_s3_endpoint=environ.get("TRANSFER_PUBLIC_S3_ENDPOINT") or None,
         relay_threshold_bytes=_int(environ, "TRANSFER_RELAY_THRESHOLD_BYTES", 6 * 1000 * 1000, 0),
         events_poll_seconds=_int(environ, "TRANSFER_EVENTS_POLL_MS", 2000, 100) / 1000,
+        create_key_hashes=hashes,
     )

@@ -1,11 +1,11 @@
 """Live transfer events: `GET /transfers/{id}/events` as a `text/event-stream`.
 
 The stream polls S3 cheaply: a conditional GET of the manifest with `If-None-Match: <etag>` costs a
-304 while nothing changed, plus one ListParts while a multipart upload is in progress. Each change
+304 while nothing changed, plus ListParts (every page of it) while a multipart upload is in progress. Each change
 is one `state` event whose `id:` is `<manifest revision>.<parts uploaded>`; a client reconnecting
 with `Last-Event-ID` gets no event until something changed after that id. A `retry:` hint opens
 the stream and a comment heartbeat goes out every 15 s. The stream ends cleanly when the transfer
-is deleted, expires or has no downloads left, and before the invocation runs out of time.
+is deleted, expires or has no download allowance left, and before the invocation runs out of time.
 """
 
 from __future__ import annotations
@@ -18,9 +18,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from handlers import transfers
+from handlers import parts
+from handlers.errors import ApiError
 from handlers.http import Request, StreamResponse
-from handlers.manifest import PENDING, Manifest
+from handlers.manifest import DELETED, PENDING, Manifest
+from handlers.service import Service, authorise
 from handlers.store import MISSING_CODES, error_code
 
 HEARTBEAT_SECONDS = 15.0
@@ -47,8 +49,8 @@ def format_event(event: str, data: dict[str, Any], event_id: str | None = None) 
     return ("\n".join(lines) + "\n\n").encode("utf-8")
 
 
-def events(request: Request, service: transfers.Service) -> StreamResponse:
-    manifest = transfers.authorise(request, service, owner=True, download=True)
+def events(request: Request, service: Service) -> StreamResponse:
+    manifest = authorise(request, service, owner=True, download=True).manifest
     last_seen = request.headers.get("last-event-id", "").strip() or None
     headers = {"content-type": "text/event-stream", "cache-control": "no-store", "x-accel-buffering": "no"}
     return StreamResponse(200, EventStream(service, manifest, request.remaining_ms, last_seen).run(), headers)
@@ -57,7 +59,7 @@ def events(request: Request, service: transfers.Service) -> StreamResponse:
 class EventStream:
     def __init__(
         self,
-        service: transfers.Service,
+        service: Service,
         manifest: Manifest,
         remaining_ms: Callable[[], int],
         last_seen: str | None,
@@ -98,7 +100,7 @@ class EventStream:
 
     def _poll(self) -> Snapshot:
         self.manifest = self._load_if_changed()
-        if self.manifest is None:
+        if self.manifest is None or self.manifest.state == DELETED:
             return Snapshot(None, 0, 0)
         if self.manifest.state != PENDING:
             return Snapshot(self.manifest, self.manifest.part_count, self.manifest.size)
@@ -126,14 +128,9 @@ class EventStream:
     def _parts(self) -> list[dict[str, Any]]:
         assert self.manifest is not None
         try:
-            page = self.service.s3.list_parts(
-                Bucket=self.service.bucket,
-                Key=self.service.store.ciphertext_key(self.manifest.id),
-                UploadId=self.manifest.upload_id,
-            )
-        except ClientError:
+            return parts.uploaded_parts(self.service, self.manifest)
+        except (ApiError, ClientError):
             return []  # completed or aborted meanwhile: the manifest will say which
-        return page.get("Parts", [])
 
     def _describe(self, snapshot: Snapshot) -> dict[str, Any]:
         if snapshot.manifest is None:
@@ -150,6 +147,6 @@ class EventStream:
             return "deleted"
         if manifest.is_expired(self.service.clock()):
             return "expired"
-        if manifest.download_count >= manifest.max_downloads:
+        if manifest.bytes_remaining == 0:
             return "download_limit_reached"
         return None

@@ -14,7 +14,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from handlers.errors import ApiError, invalid, missing_token
+from handlers import jsonbody
+from handlers.errors import invalid, missing_token
+
+DEFAULT_MAX_JSON_BYTES = 16 * 1024
 
 
 @dataclass(frozen=True)
@@ -29,17 +32,9 @@ class Request:
     path_params: Mapping[str, str] = field(default_factory=dict)
     remaining_ms: Callable[[], int] = field(default=lambda: 15 * 60 * 1000)  # the invocation's time left
 
-    def json(self) -> dict[str, Any]:
-        """The body as a JSON object; 400 for anything else (an empty body is `{}`)."""
-        if not self.body.strip():
-            return {}
-        try:
-            document = json.loads(self.body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc}") from None
-        if not isinstance(document, dict):
-            raise ApiError(400, "invalid_json", "the body must be a JSON object")
-        return document
+    def json(self, max_bytes: int = DEFAULT_MAX_JSON_BYTES) -> dict[str, Any]:
+        """The body as a JSON object, bounded in size, depth and digits (an empty body is `{}`)."""
+        return jsonbody.parse_object(self.body, max_bytes)
 
     def bearer_token(self) -> str:
         """The token from `Authorization: Bearer <token>`; 401 when there is none."""
@@ -50,14 +45,21 @@ class Request:
 
 
 def request_from_event(event: Mapping[str, Any]) -> Request:
-    """Build a `Request` from a payload-format 2.0 event (Function URL)."""
+    """Build a `Request` from a payload-format 2.0 event (Function URL); 400 for anything else."""
+    try:
+        return _request_from_event(event)
+    except (AttributeError, TypeError, UnicodeError):  # an Invoke API caller sent some other event shape
+        raise invalid("event", "is not a Function URL (payload format 2.0) event") from None
+
+
+def _request_from_event(event: Mapping[str, Any]) -> Request:
     context = event.get("requestContext") or {}
     http = context.get("http") or {}
     body_text = event.get("body") or ""
     if event.get("isBase64Encoded"):
         try:
             body = base64.b64decode(body_text, validate=True)
-        except (binascii.Error, ValueError):
+        except (binascii.Error, ValueError, TypeError):
             raise invalid("body", "isBase64Encoded is set but the body is not base64") from None
     else:
         body = body_text.encode("utf-8")

@@ -4,6 +4,10 @@ States: pending (upload in progress) -> ready (complete, downloadable) -> expire
 Only hashes of tokens are stored. `public_view` is what clients may see; it omits the hashes
 and the multipart upload id. The dataclass is immutable: every change makes a new value that the
 store writes with a compare-and-swap.
+
+Downloads are accounted in bytes: a transfer may hand out `max_downloads * size` bytes of
+ciphertext in all (`download_budget`), and `bytes_charged` is what reads and presigned URLs have
+reserved so far (see `handlers.accounting` and the README's "Download limits").
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 PENDING, READY, EXPIRED, DELETED = "pending", "ready", "expired", "deleted"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: downloads counted in bytes (`bytes_charged`), download token set at creation
 
 
 def iso(seconds: float) -> str:
@@ -35,7 +39,7 @@ class Manifest:
     created_at: float
     expires_at: float
     max_downloads: int
-    download_count: int
+    bytes_charged: int
     owner_token_hash: str
     download_token_hash: str | None = None
     completed_at: float | None = None
@@ -49,8 +53,23 @@ class Manifest:
         return self.state == EXPIRED or now >= self.expires_at
 
     @property
+    def download_budget(self) -> int:
+        """Bytes of ciphertext this transfer may hand out in all: `max_downloads` copies."""
+        return self.max_downloads * self.size
+
+    @property
+    def bytes_remaining(self) -> int:
+        return max(0, self.download_budget - self.bytes_charged)
+
+    @property
+    def download_count(self) -> int:
+        """Whole copies' worth of ciphertext charged so far."""
+        return self.bytes_charged // self.size
+
+    @property
     def downloads_remaining(self) -> int:
-        return max(0, self.max_downloads - self.download_count)
+        """Whole copies that can still be read."""
+        return self.bytes_remaining // self.size
 
     def part_length(self, number: int) -> int:
         """Exact byte length of part `number` (1-based): all full but the last."""
@@ -64,6 +83,9 @@ class Manifest:
     @classmethod
     def from_document(cls, document: dict[str, Any]) -> Manifest:
         names = {f.name for f in dataclasses.fields(cls)}
+        if "bytes_charged" not in document:  # format 1 counted whole downloads
+            charged = document.get("download_count", 0) * document["size"]
+            document = {**document, "bytes_charged": charged, "version": FORMAT_VERSION}
         return cls(**{k: v for k, v in document.items() if k in names})
 
     def public_view(self, now: float) -> dict[str, Any]:
@@ -80,5 +102,7 @@ class Manifest:
             "max_downloads": self.max_downloads,
             "download_count": self.download_count,
             "downloads_remaining": self.downloads_remaining,
+            "bytes_charged": self.bytes_charged,
+            "bytes_remaining": self.bytes_remaining,
             "revision": self.revision,
         }

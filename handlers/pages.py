@@ -18,9 +18,10 @@ import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from handlers import tokens, transfers
+from handlers import tokens
 from handlers.errors import not_found
 from handlers.http import Request, StreamResponse
+from handlers.service import Service
 
 WEB_ROOT = Path(__file__).resolve().parent.parent / "client" / "web"
 INLINE_MARKER = re.compile(r"<!-- inline: ([a-z. ]+) -->")
@@ -59,7 +60,7 @@ def load_page(name: str, root: Path = WEB_ROOT) -> Page:
     return Page(text.encode("utf-8"), tuple(scripts), tuple(styles))
 
 
-def storage_origin(service: transfers.Service) -> str:
+def storage_origin(service: Service) -> str:
     """The scheme://host[:port] of the presigned URLs this function hands out (computed, not fetched)."""
     url = service.presigner.generate_presigned_url(
         "get_object", Params={"Bucket": service.bucket, "Key": service.settings.prefix + "origin"}, ExpiresIn=60
@@ -83,7 +84,7 @@ def content_security_policy(page: Page, storage: str) -> str:
     )
 
 
-def _serve(name: str, service: transfers.Service) -> StreamResponse:
+def _serve(name: str, service: Service) -> StreamResponse:
     page = load_page(name)
     headers = {
         "content-type": "text/html; charset=utf-8",
@@ -97,11 +98,11 @@ def _serve(name: str, service: transfers.Service) -> StreamResponse:
     return StreamResponse(200, [page.body], headers)
 
 
-def send_page(request: Request, service: transfers.Service) -> StreamResponse:
+def send_page(request: Request, service: Service) -> StreamResponse:
     return _serve("send.html", service)
 
 
-def receive_page(request: Request, service: transfers.Service) -> StreamResponse:
+def receive_page(request: Request, service: Service) -> StreamResponse:
     if not tokens.is_valid_transfer_id(request.path_params.get("id", "")):
         raise not_found()
     return _serve("receive.html", service)

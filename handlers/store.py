@@ -3,7 +3,8 @@
 Create is `If-None-Match: *` (never overwrite); every update reads the manifest with its ETag,
 applies a pure change, and writes with `If-Match: <etag>`. A lost race (412, or 409 when S3
 sees two conditional writes at once) re-reads and retries with jittered backoff, a bounded number
-of times, so concurrent requests never lose an update and never spin forever.
+of times, so concurrent requests never lose an update and never spin forever. A manifest deleted
+while an update was in flight is a 404, never a 500.
 """
 
 from __future__ import annotations
@@ -57,10 +58,19 @@ class ManifestStore:
             raise
         return Manifest.from_document(json.loads(answer["Body"].read())), answer["ETag"]
 
-    def update(self, transfer_id: str, change: Callable[[Manifest], Manifest]) -> Manifest:
-        """Apply `change` atomically. `change` may raise ApiError to refuse; it may run several times."""
+    def update(
+        self,
+        transfer_id: str,
+        change: Callable[[Manifest], Manifest],
+        current: tuple[Manifest, str] | None = None,
+    ) -> Manifest:
+        """Apply `change` atomically. `change` may raise ApiError to refuse; it may run several times.
+
+        `current` is a (manifest, etag) pair the caller has just loaded: the first attempt uses it
+        instead of reading the manifest again.
+        """
         for attempt in range(MAX_ATTEMPTS):
-            manifest, etag = self.load(transfer_id)
+            manifest, etag = current if current is not None and attempt == 0 else self.load(transfer_id)
             updated = change(manifest)
             if updated == manifest:
                 return manifest
@@ -69,6 +79,8 @@ class ManifestStore:
                 self._put(updated, IfMatch=etag)
                 return updated
             except ClientError as exc:
+                if error_code(exc) in MISSING_CODES:
+                    raise not_found() from None  # deleted between our read and our write
                 if error_code(exc) not in RACE_CODES:
                     raise
             self._sleep(random.uniform(0, min(0.2, 0.005 * 2**attempt)))  # noqa: S311 - jitter, not secrecy

@@ -8,12 +8,16 @@ those. Larger transfers use the presigned routes; the 413 says so.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+
 from botocore.exceptions import ClientError
 
-from handlers import tokens, transfers
+from handlers import transfers
 from handlers.errors import ApiError, conflict, invalid
 from handlers.http import JsonResponse, Request
-from handlers.manifest import PENDING, READY, Manifest
+from handlers.manifest import READY, Manifest
+from handlers.service import Service, authorise, require_live, require_pending
 from handlers.store import RACE_CODES, error_code
 
 LAMBDA_REQUEST_LIMIT = 6 * 1024 * 1024
@@ -28,46 +32,36 @@ def too_large_message(transfer_id: str) -> str:
     )
 
 
-def upload_ciphertext(request: Request, service: transfers.Service) -> JsonResponse:
-    manifest = transfers.authorise(request, service, owner=True, download=False)
-    transfers.require_live(manifest, service.clock())
+def upload_ciphertext(request: Request, service: Service) -> JsonResponse:
+    manifest = authorise(request, service, owner=True, download=False).manifest
+    require_live(manifest, service.clock())
     if manifest.state == READY:
         raise conflict("already_complete", "the transfer is already complete")
-    transfers.require_pending(manifest)
+    require_pending(manifest)
     if manifest.size > FAST_PATH_MAX_BYTES or len(request.body) > FAST_PATH_MAX_BYTES:
         raise ApiError(413, "too_large", too_large_message(manifest.id))
     if manifest.method != "single":
         raise conflict("not_single", "this transfer was planned as a multipart upload; use its parts")
     if len(request.body) != manifest.size:
         raise invalid("body", f"has {len(request.body)} bytes; the transfer declared {manifest.size}")
+    if manifest.sha256 and base64.b64encode(hashlib.sha256(request.body).digest()).decode() != manifest.sha256:
+        raise conflict("checksum_mismatch", "the body does not match the declared sha256")
     _store_ciphertext(service, manifest, request.body)
     try:
         transfers.verify_object(service, manifest)
     except ApiError:
-        service.s3.delete_object(Bucket=service.bucket, Key=service.store.ciphertext_key(manifest.id))
+        transfers.delete_ciphertext(service, manifest.id)
         raise
-    download_token = tokens.new_token()
-
-    def mark_ready(current: Manifest) -> Manifest:
-        if current.state != PENDING:
-            raise conflict("already_complete", "the transfer is already complete")
-        return current.replace(
-            state=READY, download_token_hash=tokens.hash_token(download_token), completed_at=service.clock()
-        )
-
-    ready = service.store.update(manifest.id, mark_ready)
-    return JsonResponse(
-        200, {"id": ready.id, "state": ready.state, "download_token": download_token, "size": ready.size}
-    )
+    return JsonResponse(200, transfers.ready_view(transfers.mark_ready(service, manifest.id)))
 
 
-def _store_ciphertext(service: transfers.Service, manifest: Manifest, body: bytes) -> None:
+def _store_ciphertext(service: Service, manifest: Manifest, body: bytes) -> None:
     """Create-only write; S3 itself checks the declared SHA-256 when there is one."""
     options = {"ChecksumSHA256": manifest.sha256} if manifest.sha256 else {}
     try:
         service.s3.put_object(
             Bucket=service.bucket,
-            Key=service.store.ciphertext_key(manifest.id),
+            Key=service.ciphertext_key(manifest.id),
             Body=body,
             IfNoneMatch="*",
             ContentType="application/octet-stream",

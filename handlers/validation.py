@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from handlers.errors import invalid
+from handlers.errors import ApiError, invalid
+
+FIELD_NAME_SHOWN = 64  # an unknown field's name is echoed in the message, cut to this length
 
 MISSING = object()
 
@@ -15,10 +17,18 @@ MISSING = object()
 def reject_unknown(document: Mapping[str, Any], allowed: Iterable[str]) -> None:
     unknown = sorted(set(document) - set(allowed))
     if unknown:
-        raise invalid(unknown[0], "unknown field")
+        raise invalid(unknown[0][:FIELD_NAME_SHOWN], "unknown field")
 
 
-def integer(document: Mapping[str, Any], field: str, minimum: int, maximum: int, default: Any = MISSING) -> int:
+def integer(
+    document: Mapping[str, Any],
+    field: str,
+    minimum: int,
+    maximum: int,
+    default: Any = MISSING,
+    above_maximum: Callable[[int], ApiError] | None = None,
+) -> int:
+    """An integer field within [minimum, maximum]; `above_maximum` builds the error for too large a value."""
     value = document.get(field, MISSING)
     if value is MISSING or (value is None and default is not MISSING):
         if default is MISSING:
@@ -26,6 +36,8 @@ def integer(document: Mapping[str, Any], field: str, minimum: int, maximum: int,
         return default
     if isinstance(value, bool) or not isinstance(value, int):
         raise invalid(field, f"must be an integer, not {type(value).__name__}")
+    if value > maximum and above_maximum is not None:
+        raise above_maximum(value)
     if not minimum <= value <= maximum:
         raise invalid(field, f"must be between {minimum} and {maximum}")
     return value

@@ -9,6 +9,7 @@ from botocore.config import Config
 from runtime.emulator.pytest_plugin import start_emulator
 
 MiB = 1024 * 1024
+BUCKET = "transfer-tests"
 
 
 class TransferAPI:
@@ -17,7 +18,7 @@ class TransferAPI:
         self.url = emulator.url.rstrip("/")
         line = emulator.wait_for_log("Embedded S3: ")
         self.s3_endpoint = line.split()[2]
-        self.bucket = line.rsplit("bucket ", 1)[1].rstrip(")")
+        self.bucket = BUCKET
         self.s3 = boto3.client(
             "s3",
             endpoint_url=self.s3_endpoint,
@@ -33,6 +34,10 @@ def api():
     emulator = start_emulator(
         "handlers.app.handler",
         "--s3",
+        "--bucket",
+        BUCKET,
+        "--env",
+        f"TRANSFER_BUCKET={BUCKET}",  # explicit: the emulator will stop setting it for the function
         "--concurrency",
         "16",
         "--env",

@@ -16,8 +16,8 @@ from handlers.config import Settings
 from handlers.errors import ApiError
 from handlers.http import Request
 from handlers.router import match
+from handlers.service import Service
 from handlers.store import MAX_ATTEMPTS, ManifestStore
-from handlers.transfers import Service
 
 
 class Clock:
@@ -55,8 +55,8 @@ def ready_transfer(service, **fields):
     assert status == 201
     service.s3.put_object(Bucket="bucket", Key=f"transfers/{created['id']}/ciphertext", Body=b"12345")
     status, done = call(service, "POST", f"/transfers/{created['id']}/complete", token=created["owner_token"])
-    assert status == 200
-    return created, done
+    assert status == 200 and done == {"id": created["id"], "state": "ready", "size": 5}
+    return created, {"download_token": created["download_token"]}
 
 
 def test_expired_transfer_is_410(service):
@@ -132,21 +132,21 @@ class RacingS3:
 def test_store_retries_lost_races_then_gives_up(service):
     created, _ = ready_transfer(service)
     store = ManifestStore(RacingS3(service.s3, 3), "bucket", "transfers/", sleep=lambda _: None)
-    updated = store.update(created["id"], lambda m: m.replace(download_count=m.download_count + 1))
-    assert updated.download_count == 1
-    assert store.load(created["id"])[0].download_count == 1
+    updated = store.update(created["id"], lambda m: m.replace(bytes_charged=m.bytes_charged + 1))
+    assert updated.bytes_charged == 1
+    assert store.load(created["id"])[0].bytes_charged == 1
     hopeless = ManifestStore(RacingS3(service.s3, MAX_ATTEMPTS), "bucket", "transfers/", sleep=lambda _: None)
     with pytest.raises(ApiError) as caught:
-        hopeless.update(created["id"], lambda m: m.replace(download_count=m.download_count + 1))
+        hopeless.update(created["id"], lambda m: m.replace(bytes_charged=m.bytes_charged + 1))
     assert caught.value.status == 503
-    assert store.load(created["id"])[0].download_count == 1
+    assert store.load(created["id"])[0].bytes_charged == 1
 
 
 def test_create_never_overwrites(service):
     created, _ = ready_transfer(service)
     manifest, _ = service.store.load(created["id"])
-    assert service.store.create(manifest.replace(download_count=99)) is False
-    assert service.store.load(created["id"])[0].download_count == 0
+    assert service.store.create(manifest.replace(bytes_charged=99)) is False
+    assert service.store.load(created["id"])[0].bytes_charged == 0
 
 
 def test_health_route_is_registered():

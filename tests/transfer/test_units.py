@@ -9,7 +9,7 @@ from handlers.config import ConfigError, MiB, Settings, load_settings
 from handlers.errors import ApiError
 from handlers.http import request_from_event
 from handlers.manifest import Manifest
-from handlers.transfers import plan_parts
+from handlers.parts import plan_parts
 
 
 def test_tokens_are_256_bit_urlsafe_and_only_hashes_match():
@@ -77,7 +77,7 @@ def test_settings_reject_parts_below_s3_minimum_and_missing_bucket():
 def test_manifest_part_lengths_and_round_trip():
     manifest = Manifest(
         id="i", state="pending", size=12 * MiB, sha256=None, method="multipart", part_size=5 * MiB, part_count=3,
-        upload_id="u", metadata=None, created_at=0, expires_at=10, max_downloads=1, download_count=0,
+        upload_id="u", metadata=None, created_at=0, expires_at=10, max_downloads=1, bytes_charged=0,
         owner_token_hash="h",
     )  # fmt: skip
     assert [manifest.part_length(n) for n in (1, 2, 3)] == [5 * MiB, 5 * MiB, 2 * MiB]
