@@ -37,6 +37,11 @@ def parser() -> argparse.ArgumentParser:
     send.add_argument("--max-downloads", type=positive, metavar="N", help="download limit (service default: 10)")
     send.add_argument("--resume", action="store_true", help="continue an interrupted upload of FILE")
     send.add_argument("--parallel", type=positive, default=DEFAULT_PARALLEL, help="parts uploaded at once")
+    send.add_argument(
+        "--creation-key",
+        default=os.environ.get("TRANSFER_CREATE_KEY"),
+        help="the key a service that restricts uploads asks for (default: $TRANSFER_CREATE_KEY)",
+    )
     receive = commands.add_parser("receive", help="download, decrypt and verify a file from a share link")
     receive.add_argument("link")
     receive.add_argument("-o", "--output", type=Path, metavar="PATH", help="file or directory to write")
@@ -54,7 +59,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "send":
             options = SendOptions(
-                args.api, args.expires_in, args.max_downloads, args.resume, args.parallel, args.progress
+                args.api,
+                args.expires_in,
+                args.max_downloads,
+                args.resume,
+                args.parallel,
+                args.progress,
+                creation_key=args.creation_key,
             )
             link = send_file(args.file, options)
             print(link, flush=True)

@@ -16,7 +16,7 @@ from typing import Any
 
 import requests
 
-from client.errors import NetworkError, ServiceError, UnavailableError
+from client.errors import NetworkError, ServiceError, UnavailableError, UsageError
 
 DEFAULT_API_URL = "http://127.0.0.1:9000"
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
@@ -112,9 +112,17 @@ class TransferApi:
 
     # -- routes -------------------------------------------------------------------------------------
 
-    def create(self, **fields: Any) -> dict[str, Any]:
+    def create(self, creation_key: str | None = None, **fields: Any) -> dict[str, Any]:
+        """POST /transfers; `creation_key` is sent as the bearer token when the service requires one."""
         body = {name: value for name, value in fields.items() if value is not None}
-        return self.call("POST", "/transfers", json=body).json()
+        try:
+            return self.call("POST", "/transfers", creation_key, json=body).json()
+        except ServiceError as exc:
+            if exc.code == "forbidden":
+                raise UsageError(
+                    "this service requires a creation key: pass --creation-key or set TRANSFER_CREATE_KEY"
+                ) from None
+            raise
 
     def view(self, transfer_id: str, token: str) -> dict[str, Any]:
         return self.call("GET", f"/transfers/{transfer_id}", token).json()

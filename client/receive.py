@@ -34,7 +34,7 @@ from client.state import ReceiveState, load_receive_state, receive_state_path, s
 
 READ_BLOCK = 256 * 1024
 STATE_EVERY_BYTES = 4 * 1024 * 1024  # how often the resume point is saved
-PRESIGNED_REUSE_SECONDS = 50  # reuse a presigned URL for a resumed range only while surely valid
+URL_LIFETIME_MARGIN_SECONDS = 5  # reuse a presigned URL for a resumed range only while surely valid
 FALLBACK_NAME = "download.bin"
 
 
@@ -69,7 +69,7 @@ class Receiver:
         self.options = options
         self.session = session or requests.Session()
         self.api = TransferApi(link.service_url, self.session)
-        self.presigned: tuple[str, float] | None = None
+        self.presigned: tuple[str, float] | None = None  # (URL, monotonic time it stops being reused)
 
     def run(self) -> Path:
         view = self.api.view(self.link.transfer_id, self.link.download_token)
@@ -101,7 +101,7 @@ class Receiver:
             raise UnavailableError("this transfer has expired")
         if view["state"] != "ready":
             raise UnavailableError(f"this transfer is {view['state']}")
-        if view.get("downloads_remaining") == 0:
+        if view.get("bytes_remaining", view.get("downloads_remaining")) == 0:
             raise UnavailableError("this transfer has reached its download limit")
 
     def _wait_until_ready(self, view: dict[str, Any]) -> dict[str, Any]:
@@ -227,7 +227,8 @@ class Receiver:
             return
         headers = {"range": f"bytes={offset}-"} if offset else {}
         response = None
-        if self.presigned and time.monotonic() - self.presigned[1] < PRESIGNED_REUSE_SECONDS:
+        if self.presigned and time.monotonic() < self.presigned[1]:
+            # Already paid for: a range of the same URL costs nothing more (S3 does not count fetches).
             response = self.session.get(self.presigned[0], headers=headers, stream=True, timeout=(10, 120))
             if response.status_code >= 400:
                 response.close()
@@ -237,8 +238,9 @@ class Receiver:
             response = self.api.call("GET", path, self.link.download_token, headers=headers, stream=True)
             if response.status_code in (301, 302, 303, 307, 308):
                 location = response.headers["location"]
+                lifetime = self._lifetime(response)
                 response.close()
-                self.presigned = (location, time.monotonic())
+                self.presigned = (location, time.monotonic() + lifetime - URL_LIFETIME_MARGIN_SECONDS)
                 response = with_retries(
                     self.api.retry,
                     "downloading from storage",
@@ -249,6 +251,13 @@ class Receiver:
             if offset and response.status_code != 206:
                 raise NetworkError(f"the server ignored the resume range (status {response.status_code})")
             yield from response.iter_content(READ_BLOCK)
+
+    @staticmethod
+    def _lifetime(response: requests.Response) -> float:
+        try:
+            return float(response.json()["expires_in"])
+        except (ValueError, KeyError, TypeError):
+            return 0.0
 
 
 def receive_link(text: str, options: ReceiveOptions, session: requests.Session | None = None) -> Path:

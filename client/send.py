@@ -47,6 +47,7 @@ class SendOptions:
     parallel: int = DEFAULT_PARALLEL
     show_progress: bool | None = None
     state_dir: Path | None = None
+    creation_key: str | None = None
 
 
 def sha256_b64(data: bytes) -> str:
@@ -196,6 +197,7 @@ class Sender:
         source = CiphertextFile(descriptor, ece.Encryptor(secret, salt, size))
         metadata = seal_metadata(secret, FileMetadata(self.path.name, size, guess_type(self.path)))
         fields: dict[str, Any] = {
+            "creation_key": self.options.creation_key,
             "metadata": metadata,
             "expires_in": self.options.expires_in,
             "max_downloads": self.options.max_downloads,
