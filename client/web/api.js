@@ -5,7 +5,7 @@
 
 const TransferApi = (() => {
   const RETRY_STATUSES = new Set([429, 502, 503, 504]);
-  const ATTEMPTS = 6;
+  const ATTEMPTS = 10; // with the backoff below, a request rides out at least ~25 s of outage
 
   class ApiError extends Error {
     constructor(status, code, message) {
@@ -16,7 +16,11 @@ const TransferApi = (() => {
   }
 
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-  const backoff = (attempt) => sleep(Math.random() * Math.min(8000, 500 * 2 ** (attempt - 1)));
+  // Exponential backoff with "equal jitter": half the delay fixed, half random.
+  const backoff = (attempt) => {
+    const delay = Math.min(8000, 500 * 2 ** (attempt - 1));
+    return sleep(delay / 2 + Math.random() * (delay / 2));
+  };
 
   async function errorOf(response) {
     let code = 'http_error';
