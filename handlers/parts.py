@@ -109,9 +109,10 @@ def uploaded_parts(service: Service, manifest: Manifest) -> list[dict[str, Any]]
                 raise upload_gone(service, manifest.id) from None
             raise
         parts.extend(page.get("Parts", []))
-        if not page.get("IsTruncated") or not page.get("NextPartNumberMarker"):
+        following = page.get("NextPartNumberMarker") or 0
+        if not page.get("IsTruncated") or following <= marker:  # the last page (or a store that loops)
             return parts
-        marker = page["NextPartNumberMarker"]
+        marker = following
 
 
 def complete_multipart(service: Service, manifest: Manifest) -> None:

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from handlers import accounting, downloads
 from handlers.errors import ApiError, not_found
@@ -83,6 +83,8 @@ def _stream_object(service: Service, manifest: Manifest, byte_range: ByteRange |
             for chunk in prefetched(body.iter_chunks(RELAY_CHUNK_BYTES), PREFETCH_CHUNKS):
                 sent += len(chunk)
                 yield chunk
+        except (BotoCoreError, ClientError, OSError) as exc:  # S3 failed mid-object: cut the stream
+            raise ApiError(502, "storage_error", f"storage failed after {sent} of {length} bytes") from exc
         finally:
             body.close()
             accounting.refund(service, manifest.id, length - sent)  # stopped early: give back the rest

@@ -15,6 +15,7 @@ from typing import Any
 from handlers.errors import ApiError
 
 PARAMETER = re.compile(r"{([a-z_]+)}")
+PATH_SHOWN = 64  # a path is echoed in error messages, cut to this length
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,8 @@ def match(routes: Sequence[Route], method: str, path: str) -> tuple[Route, dict[
         if route.method == method:
             return route, found.groupdict()
         allowed.append(route.method)
+    shown = path if len(path) <= PATH_SHOWN else path[: PATH_SHOWN - 3] + "..."
     if allowed:
         allow = ", ".join(sorted({*allowed, "OPTIONS"}))
-        raise ApiError(405, "method_not_allowed", f"{method} is not allowed on {path}", {"allow": allow})
-    raise ApiError(404, "route_not_found", f"no route for {path}")
+        raise ApiError(405, "method_not_allowed", f"{method[:16]} is not allowed on {shown}", {"allow": allow})
+    raise ApiError(404, "route_not_found", f"no route for {shown}")

@@ -1,12 +1,16 @@
-"""A running transfer API: the emulator with the real bootstrap and its embedded S3 (moto's server)."""
+"""The transfer API two ways: running (the emulator with the real bootstrap and its embedded S3),
+and in-process on moto (the real dispatcher, for fast and generated-input tests)."""
 
 from __future__ import annotations
 
 import boto3
 import pytest
 from botocore.config import Config
+from moto import mock_aws
 
+from handlers import app
 from runtime.emulator.pytest_plugin import start_emulator
+from tests.transfer.inprocess import InProcessAPI, make_service
 
 MiB = 1024 * 1024
 BUCKET = "transfer-tests"
@@ -53,3 +57,14 @@ def api():
         yield TransferAPI(emulator)
     finally:
         emulator.stop()
+
+
+@pytest.fixture
+def inprocess(monkeypatch) -> InProcessAPI:
+    """The whole API in-process on moto; `inprocess.service` may be swapped (settings, hooked S3)."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        api = InProcessAPI(make_service())
+        monkeypatch.setattr(app, "service", lambda: api.service)
+        yield api

@@ -50,3 +50,12 @@ def test_parameters_do_not_cross_slashes_and_patterns_are_literal():
     route = Route.compile("GET", "/a.b/{x}", endpoint)
     assert route.regex.match("/a.b/1") and not route.regex.match("/aXb/1")
     assert not route.regex.match("/a.b/1/2")
+
+
+def test_messages_echo_at_most_64_characters_of_the_path():
+    with pytest.raises(ApiError) as caught:
+        match(ROUTES, "GET", "/" + "x" * 10_000)
+    assert len(caught.value.message) < 100
+    with pytest.raises(ApiError) as caught:
+        match(ROUTES, "PATCH" * 1000, "/transfers/" + "y" * 10_000)
+    assert caught.value.status == 405 and len(caught.value.message) < 120
