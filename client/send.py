@@ -27,7 +27,7 @@ import requests
 
 from client import ece
 from client.api import TransferApi, with_retries
-from client.errors import ClientError, Interrupted, NetworkError, ServiceError, UsageError
+from client.errors import ClientError, Interrupted, ServiceError, UsageError
 from client.link import ShareLink, new_secret
 from client.metadata import FileMetadata, b64url, seal_metadata, unb64url
 from client.progress import Progress
@@ -323,16 +323,17 @@ class Sender:
             raise failures[0]
 
     def _guard(self, upload: Callable[[], None], state: SendState) -> None:
-        """Run an upload; on any failure say how to resume (the state file is kept)."""
-        hint = f"run `python -m client send {self.path} --resume` to continue where it stopped"
+        """Run an upload; on any failure say how to go on (the state file is kept for --resume)."""
+        if state.method == "multipart":
+            hint = f"run `python -m client send {self.path} --resume` to continue where it stopped"
+        else:
+            hint = "send the file again"
         try:
             upload()
         except KeyboardInterrupt:
             raise Interrupted(f"interrupted; {hint}") from None
-        except NetworkError as exc:
-            raise NetworkError(f"{exc.message}; {hint}") from None
         except ClientError as exc:
-            exc.message = f"{exc.message}; {hint}" if state.method == "multipart" else exc.message
+            exc.message = f"{exc.message}; {hint}"
             raise
 
     def _finish(self, state: SendState) -> ShareLink:

@@ -187,3 +187,15 @@ def test_link_round_trip_and_rejections():
     ):
         with pytest.raises(LinkError):
             parse_link(bad)
+
+
+def test_the_readme_example_vector():
+    secret, salt = bytes(range(16)), bytes(range(16, 32))
+    ciphertext = ece.encrypt(secret, salt, b"hello\n")
+    assert ciphertext.hex() == (
+        "101112131415161718191a1b1c1d1e1f0001000000bd6d43ec444810b811ed9996dc4d71a457b67164be6c5e"
+    )
+    sealed = seal_metadata(secret, FileMetadata("hello.txt", 6, "text/plain"), nonce=bytes(range(32, 44)))
+    assert sealed == (
+        "ICEiIyQlJicoKSorPJvOmdZSq1ZfSnAQ1iblG_4ayCfPWElmpaP-bbqTov2fsovC845vpzJsz9SfZ_ZxmTK2tKmU0BVYPBEq5rIxV_Y"
+    )
