@@ -126,13 +126,18 @@ class Receiver:
                                 if data["state"] != "pending":
                                     return self.api.view(self.link.transfer_id, self.link.download_token)
                     except TRANSIENT_ERRORS:
-                        time.sleep(1)  # the stream broke; reconnect with Last-Event-ID
+                        pass  # the stream broke; reconnect with Last-Event-ID
+                time.sleep(1)  # as the stream's `retry:` hint asks, roughly
 
     # -- the download ---------------------------------------------------------------------------
 
     def _download(self, partial: Path, expected: int, metadata: FileMetadata, sha256: str | None) -> None:
         state = load_receive_state(partial)
-        if state is not None and (state.transfer_id != self.link.transfer_id or not partial.exists()):
+        if state is not None and (
+            state.transfer_id != self.link.transfer_id
+            or not partial.exists()
+            or partial.stat().st_size < state.plaintext_bytes  # the file lost what the state promises
+        ):
             state = None
         header = ece.parse_header(bytes.fromhex(state.header)) if state else None
         records, written = (state.records_done, state.plaintext_bytes) if state else (0, 0)
