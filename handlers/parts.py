@@ -143,8 +143,11 @@ def complete_multipart(service: Service, manifest: Manifest) -> None:
     except ClientError as exc:
         if error_code(exc) == "NoSuchUpload":
             raise upload_gone(service, manifest.id) from None
-        if error_code(exc) in ("InvalidPart", "BadDigest", "InvalidDigest"):
-            raise conflict("checksum_mismatch", "S3 refused the parts: a part does not match its checksum") from None
+        code = error_code(exc)
+        if code in ("InvalidPart", "BadDigest", "InvalidDigest", "InvalidRequest"):
+            raise conflict("checksum_mismatch", f"S3 refused the parts ({code}): a part does not match") from None
+        if code in ("EntityTooSmall", "InvalidPartOrder"):
+            raise conflict("upload_mismatch", f"S3 refused the parts ({code})") from None
         raise
 
 

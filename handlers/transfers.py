@@ -147,29 +147,36 @@ def complete_transfer(request: Request, service: Service) -> JsonResponse:
     if manifest.method == "multipart":
         parts.complete_multipart(service, manifest)
     verify_object(service, manifest)
-    return JsonResponse(200, ready_view(mark_ready(service, manifest.id)))
+    return JsonResponse(200, mark_ready(service, manifest.id))
 
 
-def ready_view(manifest: Manifest) -> dict[str, Any]:
-    return {"id": manifest.id, "state": manifest.state, "size": manifest.size}
+def mark_ready(service: Service, transfer_id: str) -> dict[str, Any]:
+    """Pending -> ready, atomically; the answer `{id, state, size}`. A transfer deleted meanwhile is
+    a 404 and its ciphertext goes.
 
-
-def mark_ready(service: Service, transfer_id: str) -> Manifest:
-    """Pending -> ready, atomically. A transfer deleted meanwhile is a 404 and its ciphertext goes."""
+    Transfers created before download tokens were issued at creation (manifest format 1) have
+    none yet: they get one here, returned once in this answer, as those clients expect.
+    """
+    legacy_token = tokens.new_token()
 
     def change(current: Manifest) -> Manifest:
         if current.state == READY:
             raise conflict("already_complete", "the transfer is already complete")
         if current.state != PENDING:
             raise not_found()
-        return current.replace(state=READY, completed_at=service.clock())
+        token_hash = current.download_token_hash or tokens.hash_token(legacy_token)
+        return current.replace(state=READY, completed_at=service.clock(), download_token_hash=token_hash)
 
     try:
-        return service.store.update(transfer_id, change)
+        ready = service.store.update(transfer_id, change)
     except ApiError as exc:
         if exc.status == 404:
             delete_ciphertext(service, transfer_id)  # written after the DELETE removed it: an orphan
         raise
+    answer: dict[str, Any] = {"id": ready.id, "state": ready.state, "size": ready.size}
+    if tokens.token_matches(legacy_token, ready.download_token_hash):
+        answer["download_token"] = legacy_token
+    return answer
 
 
 def verify_object(service: Service, manifest: Manifest) -> None:

@@ -52,7 +52,7 @@ def upload_ciphertext(request: Request, service: Service) -> JsonResponse:
     except ApiError:
         transfers.delete_ciphertext(service, manifest.id)
         raise
-    return JsonResponse(200, transfers.ready_view(transfers.mark_ready(service, manifest.id)))
+    return JsonResponse(200, transfers.mark_ready(service, manifest.id))
 
 
 def _store_ciphertext(service: Service, manifest: Manifest, body: bytes) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 
 import pytest
@@ -187,3 +188,18 @@ def test_reads_before_ready_are_409_with_the_download_token_issued_at_creation(i
     events = inprocess.request("GET", f"/transfers/{transfer['id']}/events", token=token)
     assert events.status == 200 and b'"state":"pending"' in events.body
     assert inprocess.manifest(transfer["id"])["bytes_charged"] == 0
+
+
+def test_a_transfer_created_before_the_upgrade_gets_its_download_token_at_completion(inprocess):
+    transfer = inprocess.create(size=5)
+    key = f"transfers/{transfer['id']}/manifest.json"
+    document = inprocess.manifest(transfer["id"])
+    document.update(version=1, download_token_hash=None, download_count=0)
+    del document["bytes_charged"]
+    inprocess.service.s3.put_object(Bucket="bucket", Key=key, Body=json.dumps(document).encode())
+    inprocess.upload(transfer, b"12345")
+    done = inprocess.request("POST", f"/transfers/{transfer['id']}/complete", token=transfer["owner_token"]).json()
+    assert done["state"] == "ready" and done["download_token"] != transfer["download_token"]
+    read = inprocess.request("GET", f"/transfers/{transfer['id']}/ciphertext", token=done["download_token"])
+    assert read.body == b"12345"
+    assert inprocess.manifest(transfer["id"])["version"] == 2
