@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds dist/function.zip: bootstrap, runtime/ (without the emulator), handlers/ and the pinned
+# Builds dist/function.zip: bootstrap, runtime/ (without the emulator), handlers/, the web client's
+# static files (client/web/, served by handlers/pages.py) and the pinned
 # third-party packages from requirements.txt, installed for Lambda's Python and architecture.
 # Reproducible: the same sources give a byte-identical zip (fixed timestamps and modes, sorted
 # entries, no .pyc from this machine). Refuses a package over Lambda's limits.
@@ -38,11 +39,14 @@ if [ "$BUNDLE_SDK" = 1 ]; then
   rm -rf "$stage/bin"
 fi
 cp bootstrap "$stage/bootstrap"
-# The runtime package without the emulator (a local tool), and the handlers: .py files only.
+# The runtime package without the emulator (a local tool), the handlers (.py files only), and the
+# web page's files that handlers/pages.py serves.
 (find runtime -name '*.py' -not -path 'runtime/emulator/*'; find handlers -name '*.py') | while read -r file; do
   mkdir -p "$stage/$(dirname "$file")"
   cp "$file" "$stage/$file"
 done
+mkdir -p "$stage/client/web"
+cp client/web/*.html client/web/*.css client/web/*.js "$stage/client/web/"
 
 mkdir -p "$(dirname "$OUT")"
 "$PYTHON" - "$stage" "$OUT" "$MAX_ZIPPED" "$MAX_UNZIPPED" <<'PY'

@@ -16,7 +16,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from handlers import downloads, events, parts, relay, transfers, upload
+from handlers import downloads, events, pages, parts, relay, transfers, upload
 from handlers.config import ConfigError, Settings, load_settings
 from handlers.errors import ApiError
 from handlers.http import JsonResponse, Request, StreamResponse, request_from_event
@@ -39,6 +39,8 @@ def health(request: Request, service: Service) -> JsonResponse:
 
 
 ROUTES = [
+    Route.compile("GET", "/", pages.send_page),
+    Route.compile("GET", "/t/{id}", pages.receive_page),
     Route.compile("GET", "/health", health),
     Route.compile("POST", "/transfers", transfers.create_transfer),
     Route.compile("GET", "/transfers/{id}", transfers.get_transfer),

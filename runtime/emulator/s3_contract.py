@@ -88,6 +88,8 @@ class S3Contract:
         return self.app(environ, start_response)
 
     def _authenticate(self, environ: Mapping[str, Any]) -> None:
+        if environ.get("REQUEST_METHOD") == "OPTIONS":
+            return  # a browser's CORS preflight: S3 answers it from the bucket's CORS rules, unsigned
         query = parse_query(environ.get("QUERY_STRING", ""))
         presigned = is_presigned(query)
         if presigned and environ.get("HTTP_AUTHORIZATION"):

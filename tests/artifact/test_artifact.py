@@ -47,10 +47,12 @@ def test_template_passes_cfn_lint():
 def test_zip_holds_only_the_allowed_set(artifact):
     names = zipfile.ZipFile(artifact).namelist()
     assert "bootstrap" in names and "handlers/app.py" in names and "runtime/main.py" in names
+    assert "client/web/send.html" in names and "client/web/format.js" in names
     for name in names:
         allowed = (
             name == "bootstrap"
             or (name.startswith(("runtime/", "handlers/")) and name.endswith(".py"))
+            or (name.startswith("client/web/") and name.endswith((".html", ".css", ".js")))
             or name.startswith(THIRD_PARTY)
             or (name.split("/")[0].endswith(".dist-info") and name.count("/") >= 1)
         )
@@ -93,5 +95,7 @@ def test_unpacked_artifact_serves_under_the_emulator(artifact, tmp_path):
         assert requests.get(emulator.url + "health", timeout=60).json() == {"status": "ok"}
         created = requests.post(emulator.url + "transfers", json={"size": 10}, timeout=60)
         assert created.status_code == 201 and created.headers["transfer-encoding"] == "chunked"
+        page = requests.get(emulator.url, timeout=60)  # the web client's files, found inside the zip
+        assert page.status_code == 200 and "TransferFormat" in page.text
     finally:
         emulator.stop()
