@@ -21,6 +21,7 @@ pool for another environment (once), unless the runtime never finished init.
 from __future__ import annotations
 
 import collections
+import contextlib
 import enum
 import itertools
 import secrets
@@ -40,6 +41,7 @@ from runtime.emulator.transitions import TransitionTable
 Logger = Callable[[str], None]
 SETTLE_SECONDS = 2.0  # how long a dead runtime's connections may take to be read to their end
 MAX_REQUEUES = 1
+BROKEN_GRACE_SECONDS = 1.0  # a runtime whose response broke off is usually exiting: let it say how
 
 
 class EnvironmentState(enum.Enum):
@@ -183,14 +185,18 @@ class Environment:
         if idle:
             self._stop_quietly()
 
-    def kill(self, error_type: str, message: str, culprit: Invocation | None = None) -> None:
-        """End the process now. `culprit` (and anything else the runtime held) fails with
-        `error_type`; invocations it had not taken yet go back to the pool."""
+    def kill(self, error_type: str, message: str, culprit: Invocation | None = None, grace: float = 0.0) -> None:
+        """Out of the pool now, and the process ended (after `grace` seconds to exit by itself, so
+        its own exit status is what gets logged). `culprit` (and anything else the runtime held)
+        fails with `error_type`; invocations it had not taken yet go back to the pool."""
         if not self._die():
             return
         if culprit is not None:
             culprit.fail(error_type, message)
-        self._stop_process()
+        if grace > 0:
+            threading.Thread(target=self._stop_process, args=(grace,), daemon=True).start()
+        else:
+            self._stop_process()
         for invocation in self._held():
             if invocation.state is InvocationState.QUEUED:
                 self._give_back(invocation)
@@ -206,7 +212,10 @@ class Environment:
         self.pool.discard(self)
         return True
 
-    def _stop_process(self) -> None:
+    def _stop_process(self, grace: float = 0.0) -> None:
+        if grace > 0:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(grace)
         if self.process.poll() is None:
             self._killed = True
             self.process.kill()
@@ -258,7 +267,7 @@ class Environment:
         if broken and state is not E.DEAD:
             # The runtime's connection broke mid-answer: it is dying or confused. Lambda resets
             # such a sandbox; so do we, so no later request lands on it.
-            self.kill("Sandbox.Failure", "the runtime broke off its response")
+            self.kill("Sandbox.Failure", "the runtime broke off its response", grace=BROKEN_GRACE_SECONDS)
         elif state is E.RETIRING and idle:
             self._stop_quietly()
         elif state in (E.STARTING, E.ACTIVE):

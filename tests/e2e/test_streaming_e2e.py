@@ -93,7 +93,7 @@ def test_crashed_bootstrap_is_replaced(lambda_emulator):
             pytest.raises(requests.exceptions.ChunkedEncodingError),
         ):
             response.content  # noqa: B018
-    assert sum("exited with status 3" in line for line in emulator.logs) >= 1
+    emulator.wait_for_log("exited with status 3")
 
 
 def test_request_body_over_6mb_gets_413(lambda_emulator):
