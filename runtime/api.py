@@ -98,7 +98,8 @@ def invocation_response(
 
 
 def streaming_response(address: RuntimeAddress, request_id: str, content_type: str) -> RuntimeRequest:
-    """The head of a streamed response; the chunked body is written after it (Part B §2.1)."""
+    """The head of a streamed response; the chunked body is written after it. See
+    https://docs.aws.amazon.com/lambda/latest/dg/runtimes-custom.html#runtimes-custom-response-streaming"""
     headers = (
         (wire.RESPONSE_MODE_HEADER, wire.STREAMING_MODE),
         ("Transfer-Encoding", "chunked"),

@@ -2,7 +2,7 @@
 
 It sends the requests built in `api.py` and reads the answers with the decoders in `wire.py`.
 Every socket error is translated here, in one place, into `RuntimeAPIUnavailable` (and the
-connection is closed): the loop treats it as fatal, as Part A §5 requires. The socket factory is
+connection is closed): the loop treats it as fatal, so the process exits and Lambda restarts it. The socket factory is
 injected so tests can script the peer byte for byte.
 """
 
@@ -137,7 +137,7 @@ class Connection:
         sock = self._socket()
         try:
             head = wire.parse_response_head(self._read_head(sock))
-            body = self._read_body(sock, head.headers)
+            body = self._read_body(sock, wire.response_body_framing(head.status, head.headers))
         except (OSError, wire.WireError) as exc:
             raise self._translate(LOST, exc) from exc
         if head.headers.get("connection", "").lower() == "close":
@@ -159,13 +159,15 @@ class Connection:
         del self._pending[: end + 4]
         return head
 
-    def _read_body(self, sock: socket.socket, headers: Mapping[str, str]) -> bytes:
-        if "chunked" in headers.get("transfer-encoding", "").lower():
+    def _read_body(self, sock: socket.socket, framing: wire.BodyFraming) -> bytes:
+        """The body, delimited as the shared codec says (the emulator and test peers read alike)."""
+        if framing.kind == wire.NO_BODY:
+            return b""
+        if framing.kind == wire.CHUNKED:
             return self._read_chunked(sock)
-        length_text = headers.get("content-length", "0")
-        if not length_text.isdigit():
-            raise wire.WireError(f"bad Content-Length {length_text!r}")
-        length = int(length_text)
+        if framing.kind != wire.LENGTH:
+            raise wire.WireError("the Runtime API answered without a Content-Length")
+        length = framing.length
         while len(self._pending) < length:
             self._pending += self._recv(sock)
         body = bytes(self._pending[:length])
@@ -188,7 +190,8 @@ class Connection:
 
 
 class RuntimeClient:
-    """The four Runtime API calls over one `Connection`, with Part A §5's status rules.
+    """The four Runtime API calls over one `Connection`, with the Runtime API's status rules
+    (https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html).
 
     4xx on `/response` or `/error` closes that invocation only: it is reported through `on_rejected`
     and the caller polls `/next` again. Anything else unexpected raises `RuntimeAPIError`.

@@ -97,6 +97,7 @@ class FunctionUrl:
             body=body,
             source_ip=connection.peer_host,
             request_id=str(uuid.uuid4()),
+            server_port=connection.local_port,
         )
         identity = function_url.FunctionUrlIdentity(region=self.settings.region)
         return json.dumps(function_url.build_event(http_request, identity)).encode("utf-8")

@@ -38,6 +38,7 @@ class HttpRequest:
     source_ip: str
     request_id: str
     time_epoch_ms: int = field(default_factory=lambda: int(time.time() * 1000))
+    server_port: int = 443
 
 
 @dataclass(frozen=True)
@@ -93,10 +94,23 @@ def _request_time(epoch_ms: int) -> str:
     return time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(epoch_ms / 1000))
 
 
+def _forwarded(headers: dict[str, str], request: HttpRequest) -> dict[str, str]:
+    """The `x-forwarded-*` fields a Function URL adds, for the local hop (plain HTTP, this port).
+
+    Frameworks build absolute URLs from them (an ASGI scope's scheme, Flask's url_for); the
+    client's own `x-forwarded-for`, if any, is kept in front of its address, as proxies append.
+    """
+    earlier = headers.get("x-forwarded-for")
+    headers["x-forwarded-for"] = f"{earlier}, {request.source_ip}" if earlier else request.source_ip
+    headers["x-forwarded-proto"] = "http"
+    headers["x-forwarded-port"] = str(request.server_port)
+    return headers
+
+
 def build_event(request: HttpRequest, identity: FunctionUrlIdentity = FunctionUrlIdentity()) -> dict[str, Any]:
     """The payload-format 2.0 event a Function URL sends for `request`."""
     raw_path, _, raw_query = request.target.partition("?")
-    headers = _joined_headers(request.headers)
+    headers = _forwarded(_joined_headers(request.headers), request)
     domain = f"{identity.url_id}.lambda-url.{identity.region}.on.aws"
     event: dict[str, Any] = {
         "version": "2.0",

@@ -106,6 +106,7 @@ class ServerConnection:
     def __init__(self, sock: socket.socket, address: tuple[str, int], limits: ConnectionLimits) -> None:
         self.sock = sock
         self.peer_host = str(address[0]) if address else ""
+        self.local_port = int(sock.getsockname()[1]) if sock.family in (socket.AF_INET, socket.AF_INET6) else 0
         self.limits = limits
         self.closing = False  # set by the application: close after this request
         self.linger = False  # close after reading and dropping what the client still sends

@@ -1,7 +1,9 @@
 """Bandwidth shaping like Lambda's streamed responses: a burst uncapped, then a steady rate.
 
 A token bucket with a clock and a sleep function injected, so it is tested without waiting.
-Used only with `--aws-throttle`, since it makes local work slow on purpose (Part A §11).
+Used only with `--aws-throttle`, since it makes local work slow on purpose. Lambda streams the
+first 6 MB of a response uncapped, then at a capped rate:
+https://docs.aws.amazon.com/lambda/latest/dg/configuration-response-streaming.html
 """
 
 from __future__ import annotations

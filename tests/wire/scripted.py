@@ -100,15 +100,12 @@ class ScriptedPeer:
         while b"\r\n\r\n" not in buffer:
             buffer += self._recv()
         head, buffer = buffer.split(b"\r\n\r\n", 1)
+        framing = wire.request_body_framing(wire.parse_request_head(head))  # strict, as the emulator reads
         head += b"\r\n\r\n"
-        if b"transfer-encoding: chunked" in head.lower():
+        if framing.kind == wire.CHUNKED:
             body, buffer = self._read_chunked(buffer, index)
         else:
-            length = int(
-                wire.parse_response_head(b"HTTP/1.1 200 X\r\n" + head.split(b"\r\n", 1)[1].strip()).headers.get(
-                    "content-length", "0"
-                )
-            )
+            length = framing.length
             while len(buffer) < length:
                 buffer += self._recv()
             body, buffer = buffer[:length], buffer[length:]

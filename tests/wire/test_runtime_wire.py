@@ -1,4 +1,4 @@
-"""Exact-wire tests: what the runtime sends for each conformance case of protocol.md §7."""
+"""Exact-wire tests: byte for byte what the runtime sends to a scripted Runtime API, case by case."""
 
 from __future__ import annotations
 
