@@ -143,6 +143,8 @@ def build_config(args: argparse.Namespace) -> EmulatorConfig:
             )
         except TemplateError as exc:
             raise UsageError(f"{template_path}: {exc}") from None
+        for note in template.notes:
+            print(f"note: {note}", flush=True)
         functions = list(template.functions)
         buckets = list(template.buckets) + buckets
     else:

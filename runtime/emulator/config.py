@@ -20,9 +20,17 @@ INVOKE_MODES = (STREAM, BUFFERED)
 ACCOUNT_ID = "000000000000"
 
 
-def default_bootstrap() -> str:
-    """The runtime's own `bootstrap` script, next to the `runtime` package."""
-    return str(PROJECT_ROOT / "bootstrap")
+RUNTIME_BOOTSTRAP = Path(__file__).resolve().parents[1] / "bootstrap"  # runtime/bootstrap, in the package
+
+
+def default_bootstrap() -> tuple[str, ...]:
+    """The runtime's own `bootstrap` script, from the `runtime` package (a checkout or an install).
+
+    Run through /bin/sh when an installer dropped its executable bit.
+    """
+    if os.access(RUNTIME_BOOTSTRAP, os.X_OK):
+        return (str(RUNTIME_BOOTSTRAP),)
+    return ("/bin/sh", str(RUNTIME_BOOTSTRAP))
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,7 @@ class FunctionConfig:
     concurrency: int = 10  # environments at most; beyond that, 429
     per_environment_concurrency: int = 1  # Lambda Managed Instances: invocations per environment
     logical_id: str | None = None  # its resource id in a SAM template
+    layers_dir: str | None = None  # its layers merged, standing for /opt
 
     def __post_init__(self) -> None:
         if self.invoke_mode not in INVOKE_MODES:
@@ -136,26 +145,32 @@ def bootstrap_command(function: FunctionConfig) -> tuple[str, ...]:
     """What an environment of `function` runs, as Lambda would for its runtime.
 
     - an explicit bootstrap (`--bootstrap`): that;
-    - `provided.*`: the `bootstrap` executable at the root of the function's code;
-    - `python3.*`: this project's runtime, or the function's own `AWS_LAMBDA_EXEC_WRAPPER` when it
-      points into the code directory (`/var/task/...`), called with the interpreter as Lambda
-      calls a wrapper; a wrapper elsewhere (`/opt/...`, a layer) runs as this project's runtime.
+    - `provided.*`: the `bootstrap` executable at the root of the function's code, else of its layers;
+    - `python3.*`: the function's own `AWS_LAMBDA_EXEC_WRAPPER` when it points into its code
+      (`/var/task/...`) or its layers (`/opt/...`, with the layers in the template), called with
+      the interpreter as Lambda calls a wrapper; otherwise this project's runtime.
     """
     if function.bootstrap:
         return (function.bootstrap, *function.bootstrap_args)
-    code = Path(function.code_dir)
     if function.runtime.startswith("provided"):
-        path = code / "bootstrap"
-        if not os.access(path, os.X_OK):
-            raise UnsupportedFunction(f"{function.label}: runtime {function.runtime} needs an executable {path}")
-        return (str(path),)
+        for path in (_local_path(function, "/var/task/bootstrap"), _local_path(function, "/opt/bootstrap")):
+            if path is not None and os.access(path, os.X_OK):
+                return (str(path),)
+        raise UnsupportedFunction(f"{function.label}: runtime {function.runtime} needs an executable bootstrap")
     if not function.runtime.startswith("python3"):
         raise UnsupportedFunction(
             f"{function.label}: runtime {function.runtime!r} is not supported locally (python3.x and provided.*)"
         )
-    wrapper = function.environment.get("AWS_LAMBDA_EXEC_WRAPPER", "")
-    if wrapper.startswith("/var/task/"):
-        path = code / wrapper.removeprefix("/var/task/")
-        if os.access(path, os.X_OK):
-            return (str(path), sys.executable)
-    return (default_bootstrap(),)
+    wrapper = _local_path(function, function.environment.get("AWS_LAMBDA_EXEC_WRAPPER", ""))
+    if wrapper is not None and os.access(wrapper, os.X_OK):
+        return (str(wrapper), sys.executable)
+    return default_bootstrap()
+
+
+def _local_path(function: FunctionConfig, lambda_path: str) -> Path | None:
+    """Where a path inside Lambda's sandbox (/var/task/..., /opt/...) is on this machine."""
+    if lambda_path.startswith("/var/task/"):
+        return Path(function.code_dir) / lambda_path.removeprefix("/var/task/")
+    if lambda_path.startswith("/opt/") and function.layers_dir:
+        return Path(function.layers_dir) / lambda_path.removeprefix("/opt/")
+    return None

@@ -1,7 +1,8 @@
 """Functions and buckets from a SAM (or plain CloudFormation) template, for the emulator to serve.
 
 Read per function: `Handler`, `CodeUri` (a directory, or a .zip that is unpacked), `Runtime`,
-`Architectures`, `MemorySize`, `Timeout`, `Environment.Variables`, `FunctionName`,
+`Architectures`, `MemorySize`, `Timeout`, `Environment.Variables`, `FunctionName`, `Layers`
+(defined in the template, merged as Lambda merges them into /opt),
 `FunctionUrlConfig.InvokeMode` (or an `AWS::Lambda::Url` pointing at an `AWS::Lambda::Function`),
 with `Globals.Function` applied as SAM applies it (maps merged, lists appended, scalars
 overridden). `Parameters` take their defaults or `--parameter-overrides`; resources with a false
@@ -16,14 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-import shutil
-import tempfile
-import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from runtime.emulator import local_code
 from runtime.emulator.cfn_yaml import TemplateSyntaxError, load_document
 from runtime.emulator.config import ACCOUNT_ID, BUFFERED, FunctionConfig
 from runtime.emulator.intrinsics import NO_VALUE, Resolver, Stack, UnresolvableError
@@ -32,6 +31,7 @@ SERVERLESS_FUNCTION = "AWS::Serverless::Function"
 LAMBDA_FUNCTION = "AWS::Lambda::Function"
 BUCKET = "AWS::S3::Bucket"
 LAMBDA_URL = "AWS::Lambda::Url"
+LAYER_TYPES = ("AWS::Serverless::LayerVersion", "AWS::Lambda::LayerVersion")
 NAME_PROPERTIES = {BUCKET: "BucketName", SERVERLESS_FUNCTION: "FunctionName", LAMBDA_FUNCTION: "FunctionName"}
 LIST_PARAMETER = re.compile(r"^(CommaDelimitedList|List<.+>)$")
 SAM_DEFAULTS = {"MemorySize": 128, "Timeout": 3}  # Lambda's defaults when a template says nothing
@@ -45,6 +45,7 @@ class TemplateError(ValueError):
 class Template:
     functions: tuple[FunctionConfig, ...]
     buckets: tuple[str, ...]
+    notes: tuple[str, ...] = ()  # what was left out, for the emulator to print
 
 
 def load_template(
@@ -81,6 +82,7 @@ class _Reader:
         }
         parameters = _parameters(document.get("Parameters") or {}, overrides)
         self.stack_name = stack_name
+        self.notes: list[str] = []
         self.physical = self._physical_names(stack_name)
         self.resolver = Resolver(
             Stack(
@@ -137,7 +139,7 @@ class _Reader:
                 raise TemplateError(f"no function {', '.join(missing)} in the template")
         if not functions:
             raise TemplateError("the template has no AWS::Serverless::Function or AWS::Lambda::Function")
-        return Template(tuple(functions), buckets)
+        return Template(tuple(functions), buckets, tuple(self.notes))
 
     def _url_modes(self) -> dict[str, str]:
         """InvokeMode by function, from AWS::Lambda::Url resources (SAM's FunctionUrlConfig is read inline)."""
@@ -190,6 +192,7 @@ class _Reader:
                 memory_mb=int(value.get("MemorySize", SAM_DEFAULTS["MemorySize"])),
                 timeout=float(value.get("Timeout", SAM_DEFAULTS["Timeout"])),
                 environment=self._environment(logical_id, properties, environment_overrides),
+                layers_dir=self._layers_dir(logical_id, properties.get("Layers")),
             )
         except (TypeError, ValueError) as exc:
             raise TemplateError(f"{where}: {exc}") from None
@@ -230,14 +233,37 @@ class _Reader:
         where = f"{logical_id}.Properties.CodeUri"
         if code is None:
             return str(self.base)
-        if not isinstance(code, str):
-            raise TemplateError(f"{where}: code in S3 is not supported locally; point it at a local directory or zip")
-        path = (self.base / code).resolve()
-        if path.is_dir():
-            return str(path)
-        if path.is_file() and zipfile.is_zipfile(path):
-            return _unpacked(path)
-        raise TemplateError(f"{where}: {code!r} is neither a directory nor a zip file (relative to {self.base})")
+        try:
+            return local_code.directory(self.base, code)
+        except local_code.NotLocal as exc:
+            raise TemplateError(f"{where}: {exc}") from None
+
+    def _layers_dir(self, logical_id: str, layers: Any) -> str | None:
+        """The function's layers merged into one directory, as Lambda merges them into /opt.
+
+        Layers defined in the template (a local ContentUri) are read; a layer given by ARN cannot
+        be fetched locally and is left out, with a note.
+        """
+        if not layers:
+            return None
+        if not isinstance(layers, list):
+            raise TemplateError(f"{logical_id}.Properties.Layers must be a list")
+        directories = []
+        for index, layer in enumerate(layers):
+            where = f"{logical_id}.Properties.Layers[{index}]"
+            target = layer.get("Ref") if isinstance(layer, dict) and len(layer) == 1 else None
+            resource = self.resources.get(target) if isinstance(target, str) else None
+            if resource is None or resource.get("Type") not in LAYER_TYPES:
+                arn = self.resolver.resolve(layer, where)
+                self.notes.append(f"{where}: layer {arn} is not available locally; it is left out")
+                continue
+            properties = resource.get("Properties") or {}
+            content = self.resolver.resolve(properties.get("ContentUri", properties.get("Content")), where)
+            try:
+                directories.append(local_code.directory(self.base, content))
+            except local_code.NotLocal as exc:
+                raise TemplateError(f"{target}.Properties.ContentUri: {exc}") from None
+        return local_code.merged(directories) if directories else None
 
 
 def _parameters(declared: Mapping[str, Any], overrides: dict[str, str]) -> dict[str, Any]:
@@ -299,22 +325,3 @@ def _bucket_name(stack_name: str, logical_id: str) -> str:
     if len(text) > 63:
         text = text[:54].rstrip("-") + "-" + hashlib.sha256(text.encode()).hexdigest()[:8]
     return text.ljust(3, "0")
-
-
-def _unpacked(archive: Path) -> str:
-    """A zip CodeUri unpacked once per content into a temporary directory (as Lambda unpacks it)."""
-    digest = hashlib.sha256(archive.read_bytes()).hexdigest()[:16]
-    target = Path(tempfile.gettempdir()) / f"lambda-emulator-code-{digest}"
-    if not target.is_dir():
-        staging = Path(tempfile.mkdtemp(prefix=f"{target.name}-"))
-        with zipfile.ZipFile(archive) as zipped:
-            for member in zipped.infolist():
-                extracted = Path(zipped.extract(member, staging))
-                mode = (member.external_attr >> 16) & 0o777
-                if mode:
-                    extracted.chmod(mode)
-        try:
-            staging.rename(target)
-        except OSError:  # another emulator unpacked the same zip meanwhile
-            shutil.rmtree(staging, ignore_errors=True)
-    return str(target)
