@@ -86,13 +86,15 @@ class ResponseStream:
         """
         if isinstance(data, str):
             data = data.encode("utf-8")
+        elif isinstance(data, memoryview) and (data.format != "B" or data.ndim != 1):
+            data = data.tobytes()  # a chunk's length is counted in bytes, not items
         elif not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"write() takes bytes or str, not {type(data).__name__}")
         self._require_open()
         if not data:
             return SENT  # a zero-length chunk would end the body
         sink, chunks = self._commit()
-        chunks.append(bytes(data))
+        chunks.append(data)  # not copied: it is on the wire before write() returns
         try:
             sink.send(chunks)
         except ResponseStreamClosed:
