@@ -31,7 +31,7 @@ def main(host: str, port: int, target: str, headers: list[str]) -> None:
                 first_byte = time.perf_counter() - start
                 status = bytes(buffer[9:12])
                 if status not in (b"200", b"206"):
-                    sys.exit(f"{host}:{port}{target[:60]} answered {bytes(buffer[:min(count, 300)])!r}")
+                    sys.exit(f"{host}:{port}{target[:60]} answered {bytes(buffer[: min(count, 300)])!r}")
             received += count
             tail = (tail + bytes(buffer[max(0, count - 8) : count]))[-8:]
             if tail.endswith(TERMINATOR):

@@ -1,4 +1,4 @@
-"""`python -m runtime`: what `bootstrap` runs."""
+"""`python -m runtime`: what `bootstrap` runs (it calls runtime.main directly, sparing runpy)."""
 
 import sys
 

@@ -10,16 +10,14 @@ https://docs.aws.amazon.com/lambda/latest/dg/runtimes-custom.html#runtimes-custo
 
 from __future__ import annotations
 
-import json
-from collections import namedtuple
-
-from runtime import wire
+from runtime import json_codec, wire
+from runtime.records import record
 
 API_VERSION = "2018-06-01"
 ERROR_CONTENT_TYPE = "application/vnd.aws.lambda.error+json"
 
 
-class RuntimeAddress(namedtuple("RuntimeAddress", "host port prefix", defaults=("",))):
+class RuntimeAddress(record("RuntimeAddress", "host port prefix", defaults=("",))):
     """Where the Runtime API listens, parsed once from AWS_LAMBDA_RUNTIME_API."""
 
     __slots__ = ()
@@ -70,7 +68,7 @@ def _split_authority(authority: str, value: str) -> tuple[str, int]:
     return host, int(port)
 
 
-class RuntimeRequest(namedtuple("RuntimeRequest", "method path headers body", defaults=(b"",))):
+class RuntimeRequest(record("RuntimeRequest", "method path headers body", defaults=(b"",))):
     """One Runtime API request: what to send, with no knowledge of how."""
 
     __slots__ = ()
@@ -140,7 +138,7 @@ def _quote(request_id: str) -> str:
     return urllib.parse.quote(request_id, safe="")
 
 
-class ErrorPayload(namedtuple("ErrorPayload", "error_type message stack_trace", defaults=((),))):
+class ErrorPayload(record("ErrorPayload", "error_type message stack_trace", defaults=((),))):
     """The error document AWS runtimes send: `{errorMessage, errorType, stackTrace}`."""
 
     __slots__ = ()
@@ -154,7 +152,7 @@ class ErrorPayload(namedtuple("ErrorPayload", "error_type message stack_trace", 
             "errorType": self.error_type,
             "stackTrace": list(self.stack_trace),
         }
-        return json.dumps(document, ensure_ascii=False).encode("utf-8")
+        return json_codec.dumps(document, ensure_ascii=False).encode("utf-8")
 
     def fitted(self, max_json_bytes: int) -> ErrorPayload:
         """A copy whose JSON fits `max_json_bytes`: drop outer frames, then shorten the message.

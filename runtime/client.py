@@ -8,16 +8,16 @@ injected so tests can script the peer byte for byte.
 
 from __future__ import annotations
 
-import json
+import _socket
 import select
-import socket
-from collections import namedtuple
 
-from runtime import api, wire
+from runtime import api, json_codec, wire
+from runtime.records import record
 from runtime.response import ResponseStreamClosed
 
 TYPE_CHECKING = False  # typing costs ~12 ms of start-up; annotations are never evaluated
 if TYPE_CHECKING:
+    import socket
     from collections.abc import Callable, Mapping
 
 LOST = "lost the connection to the Runtime API at"
@@ -37,7 +37,7 @@ class RuntimeAPIFailure(RuntimeAPIError):
     """The Runtime API answered 500 (or another status that leaves no way forward)."""
 
 
-class RuntimeResponse(namedtuple("RuntimeResponse", "status headers body")):
+class RuntimeResponse(record("RuntimeResponse", "status headers body")):
     """A Runtime API answer, read whole (they are small: an event, or a status document)."""
 
     __slots__ = ()
@@ -49,7 +49,7 @@ class RuntimeResponse(namedtuple("RuntimeResponse", "status headers body")):
         """`413 RequestEntityTooLarge: ...` from the Runtime API's JSON error body, if any."""
         detail = self.body[:300].decode("utf-8", "replace")
         try:
-            document = json.loads(self.body)
+            document = json_codec.loads(self.body)
             detail = f"{document.get('errorType', '')}: {document.get('errorMessage', '')}"
         except (ValueError, AttributeError):
             pass
@@ -57,7 +57,20 @@ class RuntimeResponse(namedtuple("RuntimeResponse", "status headers body")):
 
 
 def _connect(address: tuple[str, int]) -> socket.socket:
-    return socket.create_connection(address)
+    """A TCP connection to `address`, trying each address the host resolves to, as
+    `socket.create_connection` does. `_socket` is the C module underneath `socket`: the Python
+    module would add `selectors` and `enum` to every cold start (~7 ms) for nothing used here."""
+    host, port = address
+    last_error: OSError | None = None
+    for family, kind, protocol, _, target in _socket.getaddrinfo(host, port, 0, _socket.SOCK_STREAM):
+        sock = _socket.socket(family, kind, protocol)
+        try:
+            sock.connect(target)
+            return sock  # type: ignore[return-value]
+        except OSError as exc:
+            sock.close()
+            last_error = exc
+    raise last_error or OSError(f"{host} resolves to no address")
 
 
 class Connection:
@@ -80,8 +93,8 @@ class Connection:
         if self._sock is None:
             try:
                 sock = self._connect((self.address.host, self.address.port))
-                if sock.family in (socket.AF_INET, socket.AF_INET6):
-                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no Nagle delay per chunk
+                if sock.family in (_socket.AF_INET, _socket.AF_INET6):
+                    sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)  # no Nagle delay per chunk
                 sock.settimeout(None)  # the long poll on /next must never time out
             except OSError as exc:
                 raise self._translate("cannot connect to the Runtime API at", exc) from exc

@@ -7,10 +7,11 @@ attributes of AWS's Python context, so handlers written for the managed runtime 
 
 from __future__ import annotations
 
-import json
 import os
 import time
-from collections import namedtuple
+
+from runtime import json_codec
+from runtime.records import record
 
 TYPE_CHECKING = False  # typing costs ~12 ms of start-up; annotations are never evaluated
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ _INVOCATION_FIELDS = (
 )
 
 
-class Invocation(namedtuple("Invocation", _INVOCATION_FIELDS)):
+class Invocation(record("Invocation", _INVOCATION_FIELDS)):
     """One event to handle, with the metadata the `/next` headers carry."""
 
     __slots__ = ()
@@ -61,9 +62,7 @@ class Invocation(namedtuple("Invocation", _INVOCATION_FIELDS)):
 
 
 class FunctionEnvironment(
-    namedtuple(
-        "FunctionEnvironment", "function_name function_version memory_limit_in_mb log_group_name log_stream_name"
-    )
+    record("FunctionEnvironment", "function_name function_version memory_limit_in_mb log_group_name log_stream_name")
 ):
     """The function-wide values Lambda puts in the environment, read once at start-up."""
 
@@ -118,7 +117,7 @@ def _json_object(text: str | None) -> dict[str, Any] | None:
     if not text:
         return None
     try:
-        value = json.loads(text)
+        value = json_codec.loads(text)
     except ValueError:
         return None
     return value if isinstance(value, dict) else None

@@ -8,7 +8,6 @@ to `/runtime/init/error` before the process exits, instead of a traceback
 
 from __future__ import annotations
 
-import importlib
 import sys
 
 from runtime.api import ErrorPayload
@@ -83,7 +82,8 @@ def _split(spec: str | None) -> tuple[str, str]:
 
 def _import(module_name: str) -> Any:
     try:
-        return importlib.import_module(module_name)
+        __import__(module_name)  # importlib.import_module would import importlib: start-up time
+        return sys.modules[module_name]
     except SyntaxError as exc:
         raise HandlerLoadError(payload_from_exception(exc, error_type="Runtime.UserCodeSyntaxError")) from exc
     except ImportError as exc:

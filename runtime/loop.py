@@ -13,9 +13,9 @@ or async-iterable (an async generator) is run on the environment's single event 
 
 from __future__ import annotations
 
-import json
 import os
 
+from runtime import json_codec
 from runtime.api import ErrorPayload
 from runtime.client import RuntimeAPIError, RuntimeAPIFailure
 from runtime.context import Invocation, LambdaContext
@@ -90,7 +90,7 @@ class InvocationLoop:
 
     def _decode_event(self, invocation: Invocation) -> Any:
         try:
-            return json.loads(invocation.event) if invocation.event else {}
+            return json_codec.loads(invocation.event) if invocation.event else {}
         except ValueError as exc:
             error = ErrorPayload("Runtime.UnmarshalError", f"Unable to unmarshal input: {exc}")
             self.client.post_error(invocation.request_id, error)
@@ -105,7 +105,7 @@ class InvocationLoop:
             self.client.post_error(invocation.request_id, payload_from_exception(exc))
             return
         try:
-            body = json.dumps(result, ensure_ascii=False).encode("utf-8")
+            body = json_codec.dumps(result, ensure_ascii=False).encode("utf-8")
         except (TypeError, ValueError) as exc:
             error = ErrorPayload("Runtime.MarshalError", f"Unable to marshal response: {exc}")
             self.client.post_error(invocation.request_id, error)

@@ -11,7 +11,8 @@ blocking, so the runtime client, the emulator and the test peers can never disag
 format. Every malformed input raises `WireError`.
 """
 
-from runtime.wire.decoders import ChunkedDecoder, Data, EndOfBody, RequestParser, RequestStarted
+import sys
+
 from runtime.wire.http11 import (
     CHUNKED,
     CRLF,
@@ -25,6 +26,8 @@ from runtime.wire.http11 import (
     NO_BODY,
     UNTIL_CLOSE,
     BodyFraming,
+    Data,
+    EndOfBody,
     FieldsTooLarge,
     RequestHead,
     ResponseHead,
@@ -65,6 +68,21 @@ from runtime.wire.lambda_stream import (
     encode_error_trailers,
     encode_prelude,
 )
+
+# The incremental decoders load on first use (PEP 562): a runtime talking to Lambda's Runtime API
+# never needs them, and every module on the start-up path costs cold-start time.
+_LAZY = {name: "runtime.wire.decoders" for name in ("ChunkedDecoder", "RequestParser", "RequestStarted")}
+
+
+def __getattr__(name: str) -> object:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'runtime.wire' has no attribute {name!r}")
+    __import__(module_name)
+    value = getattr(sys.modules[module_name], name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "CHUNKED",

@@ -9,8 +9,7 @@ and malformed input raises `WireError` only. Spec: RFC 9112 §2-3, §6, §7.1.
 
 from __future__ import annotations
 
-from collections import namedtuple
-
+from runtime.records import record
 from runtime.wire.http11 import (
     CRLF,
     HEAD_END,
@@ -22,6 +21,8 @@ from runtime.wire.http11 import (
     MAX_TRAILER_BLOCK_BYTES,
     NO_BODY,
     BodyFraming,
+    Data,
+    EndOfBody,
     FieldsTooLarge,
     RequestHead,
     WireError,
@@ -35,20 +36,6 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     RequestEvent = "RequestStarted | Data | EndOfBody"
-
-
-class Data(namedtuple("Data", "data")):
-    """A piece of body bytes: `bytes`, or a `memoryview` into the fed buffer (never a copy)."""
-
-    __slots__ = ()
-    data: bytes | memoryview
-
-
-class EndOfBody(namedtuple("EndOfBody", "trailers")):
-    """The last chunk arrived; trailers (lower-cased names) are what followed it."""
-
-    __slots__ = ()
-    trailers: Mapping[str, str]
 
 
 class ChunkedDecoder:
@@ -159,7 +146,7 @@ class ChunkedDecoder:
 # Requests on a connection
 
 
-class RequestStarted(namedtuple("RequestStarted", "head framing")):
+class RequestStarted(record("RequestStarted", "head framing")):
     """A request head was parsed; body events follow (none when `framing.kind` is NO_BODY)."""
 
     __slots__ = ()

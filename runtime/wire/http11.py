@@ -10,7 +10,7 @@ Spec: RFC 9110 (fields, §5), RFC 9112 (message syntax §2-4, body length §6, c
 
 from __future__ import annotations
 
-from collections import namedtuple
+from runtime.records import record
 
 TYPE_CHECKING = False  # typing costs ~12 ms of start-up; annotations are never evaluated
 if TYPE_CHECKING:
@@ -121,7 +121,7 @@ def parse_header_block(block: bytes) -> dict[str, str]:
 # Heads
 
 
-class RequestHead(namedtuple("RequestHead", "method target version fields headers")):
+class RequestHead(record("RequestHead", "method target version fields headers")):
     """A request line and its fields: `fields` in order as received, `headers` joined by name."""
 
     __slots__ = ()
@@ -140,7 +140,7 @@ class RequestHead(namedtuple("RequestHead", "method target version fields header
         return "close" not in options
 
 
-class ResponseHead(namedtuple("ResponseHead", "status reason headers")):
+class ResponseHead(record("ResponseHead", "status reason headers")):
     """Status line and headers of an HTTP/1.1 response (header names lower-cased)."""
 
     __slots__ = ()
@@ -214,7 +214,7 @@ CHUNKED = "chunked"
 UNTIL_CLOSE = "close"
 
 
-class BodyFraming(namedtuple("BodyFraming", "kind length", defaults=(0,))):
+class BodyFraming(record("BodyFraming", "kind length", defaults=(0,))):
     """How a message's body is delimited: none, a Content-Length, chunked, or until close."""
 
     __slots__ = ()
@@ -273,6 +273,24 @@ def response_body_framing(status: int, headers: Mapping[str, str], request_metho
 def status_has_body(status: int, request_method: str = "GET") -> bool:
     """False for responses that never carry a body: HEAD, 1xx, 204 and 304 (RFC 9110 §6.4.1)."""
     return not (request_method == "HEAD" or status < 200 or status in (204, 304))
+
+
+# ---------------------------------------------------------------------------------------------
+# Body events, as the incremental decoders (decoders.py) return them
+
+
+class Data(record("Data", "data")):
+    """A piece of body bytes: `bytes`, or a `memoryview` into the fed buffer (never a copy)."""
+
+    __slots__ = ()
+    data: bytes | memoryview
+
+
+class EndOfBody(record("EndOfBody", "trailers")):
+    """The last chunk arrived; trailers (lower-cased names) are what followed it."""
+
+    __slots__ = ()
+    trailers: Mapping[str, str]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -14,12 +14,11 @@ the same way however it is split.
 
 from __future__ import annotations
 
-import base64
-import json
-from collections import namedtuple
+import binascii
 
-from runtime.wire.decoders import Data
-from runtime.wire.http11 import WireError, field_name_problem, field_value_problem
+from runtime import json_codec
+from runtime.records import record
+from runtime.wire.http11 import Data, WireError, field_name_problem, field_value_problem
 
 TYPE_CHECKING = False  # typing costs ~12 ms of start-up; annotations are never evaluated
 if TYPE_CHECKING:
@@ -39,7 +38,7 @@ MAX_PRELUDE_NUMBER_CHARACTERS = 32  # json.loads would otherwise build (or refus
 MIN_STATUS, MAX_STATUS = 200, 599  # a prelude carries the final status: no 1xx
 
 
-class Prelude(namedtuple("Prelude", "status_code headers cookies", defaults=(200, None, ()))):
+class Prelude(record("Prelude", "status_code headers cookies", defaults=(200, None, ()))):
     """Status, headers and cookies a streaming handler gives a Function URL before the body.
 
     Records in the runtime's start-up path are named tuples, not dataclasses: importing
@@ -98,7 +97,7 @@ def encode_prelude(prelude: Prelude) -> bytes:
         "headers": dict(prelude.headers or {}),
         "cookies": list(prelude.cookies),
     }
-    encoded = json.dumps(document, separators=(",", ":")).encode("utf-8")
+    encoded = json_codec.dumps(document, separators=(",", ":")).encode("utf-8")
     if len(encoded) > MAX_PRELUDE_BYTES:
         raise ValueError(f"prelude of {len(encoded)} bytes exceeds {MAX_PRELUDE_BYTES}")
     return encoded
@@ -138,7 +137,9 @@ def _bounded_json(document: bytes) -> object:
     if document.count(b"[") + document.count(b"{") > MAX_PRELUDE_DEPTH and _depth(document) > MAX_PRELUDE_DEPTH:
         raise WireError(f"prelude nests deeper than {MAX_PRELUDE_DEPTH} levels")
     try:
-        return json.loads(document, parse_int=_bounded_int, parse_float=_bounded_float, parse_constant=_no_constant)
+        return json_codec.loads(
+            document, parse_int=_bounded_int, parse_float=_bounded_float, parse_constant=_no_constant
+        )
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
         raise WireError(f"prelude is not JSON: {str(exc)[:80]}") from None
 
@@ -181,7 +182,7 @@ def _no_constant(text: str) -> float:
     raise ValueError(f"{text} is not JSON")
 
 
-class PreludeReceived(namedtuple("PreludeReceived", "prelude")):
+class PreludeReceived(record("PreludeReceived", "prelude")):
     """The prelude JSON was found and parsed; body events follow."""
 
     __slots__ = ()
@@ -238,7 +239,7 @@ def encode_error_trailers(error_type: str, error_body: bytes) -> dict[str, str]:
     """The two trailers that report a failure after the stream was committed."""
     return {
         ERROR_TYPE_TRAILER: error_type,
-        ERROR_BODY_TRAILER: base64.b64encode(error_body).decode("ascii"),
+        ERROR_BODY_TRAILER: binascii.b2a_base64(error_body, newline=False).decode("ascii"),
     }
 
 
@@ -252,6 +253,6 @@ def decode_error_trailers(trailers: Mapping[str, str]) -> tuple[str | None, byte
     if not encoded:
         return error_type, None
     try:
-        return error_type, base64.b64decode(encoded, validate=True)
+        return error_type, binascii.a2b_base64(encoded.encode("ascii", "replace"), strict_mode=True)
     except ValueError:  # binascii.Error is a ValueError
         return error_type, encoded.encode("utf-8", "replace")
