@@ -1,11 +1,11 @@
-"""`python -m bench [warm|throughput|first_byte|startup|cold_start|memory|relay|asgi ...]` (all when none is named)."""
+"""`python -m bench [warm|throughput|first_byte|cold_start|memory|relay|asgi ...]` (all when none is named)."""
 
 from __future__ import annotations
 
 import importlib
 import sys
 
-ALL = ("warm", "throughput", "first_byte", "startup", "cold_start", "memory", "relay", "asgi")
+ALL = ("warm", "throughput", "first_byte", "cold_start", "memory", "relay", "asgi")
 
 
 def main(names: list[str]) -> int:

@@ -9,19 +9,26 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from runtime.emulator import Emulator, EmulatorConfig, FunctionConfig, make_server
-from runtime.emulator.config import PROJECT_ROOT
+from runtime.emulator.config import BUFFERED, PROJECT_ROOT, STREAM
 
 AWSLAMBDARIC_BOOTSTRAP = str(PROJECT_ROOT / "tests" / "foreign" / "awslambdaric_bootstrap")
 OUR_BOOTSTRAP = str(PROJECT_ROOT / "bootstrap")
 
 
 @contextlib.contextmanager
-def emulator(handler: str, bootstrap: str = OUR_BOOTSTRAP, **overrides: object) -> Iterator[Emulator]:
-    """One function served in-process on a free port, with one environment and no access log."""
+def emulator(handler: str, bootstrap: str = OUR_BOOTSTRAP, mode: str = "stream") -> Iterator[Emulator]:
+    """One function served in-process on a free port, with one environment and no access log;
+    `mode` is its Function URL's invoke mode, `stream` or `buffered`."""
     function = FunctionConfig(
-        name="bench", handler=handler, code_dir=str(PROJECT_ROOT), bootstrap=bootstrap, concurrency=1, timeout=300
+        name="bench",
+        handler=handler,
+        code_dir=str(PROJECT_ROOT),
+        bootstrap=bootstrap,
+        concurrency=1,
+        timeout=300,
+        invoke_mode=STREAM if mode == "stream" else BUFFERED,
     )
-    config = EmulatorConfig(functions=(function,), port=0, access_log=False, **overrides)  # type: ignore[arg-type]
+    config = EmulatorConfig(functions=(function,), port=0, access_log=False)
     with make_server(config) as server:
         yield server
 

@@ -20,6 +20,7 @@ from runtime.emulator.embedded_s3 import embedded_s3
 from runtime.emulator.pytest_plugin import start_emulator
 
 THROUGHPUT_BYTES = 100 * 1000 * 1000
+SMALL_BYTES = 1000 * 1000  # a relay's usual size: /download relays up to 6 MB and redirects above
 MEMORY_BYTES = 200 * 1000 * 1000
 ROUNDS = 5
 
@@ -76,6 +77,15 @@ def measure(s3_flags: list[str]) -> None:
             ).json()["url"]
             direct.append(sink(presigned))
             relayed.append(sink(relay_url, authorization))
+        small, small_token = stored_transfer(api, SMALL_BYTES)
+        small_url = f"{api}/transfers/{small}/ciphertext"
+        small_direct, small_relayed = [], []
+        for _ in range(ROUNDS * 3):
+            presigned = requests.get(
+                f"{api}/transfers/{small}/download-url", headers={"authorization": f"Bearer {small_token}"}, timeout=60
+            ).json()["url"]
+            small_direct.append(sink(presigned)[2] * 1000)
+            small_relayed.append(sink(small_url, f"Authorization: Bearer {small_token}")[2] * 1000)
         direct_mbps = median([received / seconds for received, seconds, _ in direct]) / 1e6
         relay_mbps = median([received / seconds for received, seconds, _ in relayed]) / 1e6
         direct_ttfb = median([first for _, _, first in direct]) * 1000
@@ -94,6 +104,12 @@ def measure(s3_flags: list[str]) -> None:
             f"{relay_mbps:.0f} MB/s",
             f"{relay_ttfb:.1f} ms",
             f"{relay_mbps / direct_mbps:.2f}",
+        ],
+        [
+            f"time to first byte, {SMALL_BYTES // 1000000} MB object: direct / relay",
+            "-",
+            f"{median(small_direct):.1f} / {median(small_relayed):.1f} ms",
+            f"+{median(small_relayed) - median(small_direct):.1f} ms",
         ],
     ]
     print_table(

@@ -39,9 +39,20 @@ def give_back(manifest: Manifest, nbytes: int) -> Manifest:
 
 
 def reserve(service: Service, authorised: Authorised, nbytes: int) -> Manifest:
-    """Reserve `nbytes` atomically, starting from the manifest the request was authorised with."""
+    """Reserve `nbytes` atomically, starting from the manifest the request was authorised with.
+
+    A remembered manifest may be stale either way: a write from it fails and re-reads, and a
+    refusal from it (another environment may have given bytes back since) is checked again
+    against the manifest in S3 before it stands.
+    """
     now = service.clock()
-    return service.store.update(authorised.manifest.id, lambda m: charge(m, nbytes, now), authorised.current)
+    transfer = authorised.manifest.id
+    try:
+        return service.store.update(transfer, lambda m: charge(m, nbytes, now), authorised.current)
+    except ApiError:
+        if not authorised.remembered:
+            raise
+    return service.store.update(transfer, lambda m: charge(m, nbytes, now))
 
 
 def refund(service: Service, transfer_id: str, nbytes: int) -> None:

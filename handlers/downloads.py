@@ -19,7 +19,7 @@ from handlers.service import Authorised, Service, authorise
 
 
 def download_url(request: Request, service: Service) -> JsonResponse:
-    authorised = authorise(request, service, owner=False, download=True)
+    authorised = authorise(request, service, owner=False, download=True, for_reservation=True)
     return JsonResponse(200, presigned_download(request, service, authorised))
 
 

@@ -44,7 +44,7 @@ def ciphertext(request: Request, service: Service) -> StreamResponse:
     if not request.headers.get("range"):
         early = OpeningObject(service, transfer_id(request), None)
     try:
-        authorised = authorise(request, service, owner=False, download=True)
+        authorised = authorise(request, service, owner=False, download=True, for_reservation=True)
     except BaseException:
         if early is not None:
             early.discard()
@@ -54,7 +54,7 @@ def ciphertext(request: Request, service: Service) -> StreamResponse:
 
 def download(request: Request, service: Service) -> StreamResponse | JsonResponse:
     """One link for every size: relay up to the threshold, else 303 to a presigned GET."""
-    authorised = authorise(request, service, owner=False, download=True)
+    authorised = authorise(request, service, owner=False, download=True, for_reservation=True)
     if authorised.manifest.size <= service.settings.relay_threshold_bytes:
         return relay(request, service, authorised)
     answer = downloads.presigned_download(request, service, authorised)

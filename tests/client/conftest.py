@@ -7,11 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import boto3
 import pytest
-from botocore.config import Config
 
 from runtime.emulator.pytest_plugin import start_emulator
+from tests.clients import local_s3
 
 MiB = 1024 * 1024
 BUCKET = "client-tests"
@@ -24,14 +23,7 @@ class RunningApi:
         self.url = emulator.url.rstrip("/")
         line = emulator.wait_for_log("Embedded S3: ")
         self.s3_endpoint = line.split()[2]
-        self.s3 = boto3.client(
-            "s3",
-            endpoint_url=self.s3_endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            config=Config(signature_version="s3v4"),
-        )
+        self.s3 = local_s3(self.s3_endpoint)
 
     def objects(self) -> dict[str, bytes]:
         """Every object in the bucket, by key."""

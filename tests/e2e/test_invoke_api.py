@@ -4,21 +4,12 @@ from __future__ import annotations
 
 import json
 
-import boto3
-from botocore.config import Config
+from tests.clients import local_lambda
 
 SAMPLES = "tests.handlers.samples"
 
 
-def lambda_client(url: str):
-    return boto3.client(
-        "lambda",
-        endpoint_url=url.rstrip("/"),
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(retries={"max_attempts": 1}, read_timeout=30),
-    )
+lambda_client = local_lambda
 
 
 def test_invoke_request_response(lambda_emulator):

@@ -80,7 +80,12 @@ def one_request(
 
 
 def _attempt(session: requests.Session, url: str, action: str, count: int) -> tuple[int, bytes, bool]:
-    with session.get(f"{url}?action={action}&n={count}", stream=True, timeout=CLIENT_TIMEOUT) as response:
+    return read_stream(session, f"{url}?action={action}&n={count}")
+
+
+def read_stream(session: requests.Session, url: str) -> tuple[int, bytes, bool]:
+    """(status, body bytes received, whether the body ended cleanly rather than being cut)."""
+    with session.get(url, stream=True, timeout=CLIENT_TIMEOUT) as response:
         received = b""
         try:
             for piece in response.iter_content(chunk_size=None):

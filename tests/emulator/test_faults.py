@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from tests.emulator.rawhttp import exchange
+from tests.emulator.soak import read_stream
 
 HERE = Path(__file__).resolve().parent
 FAULTS = "tests.handlers.faults.handler"
@@ -23,14 +24,8 @@ def chunks(count: int) -> bytes:
 
 def get(url: str, query: str) -> tuple[int, bytes, bool]:
     """(status, body bytes received, whether the body ended cleanly)."""
-    with requests.get(f"{url}?{query}", stream=True, timeout=60) as response:
-        received = b""
-        try:
-            for piece in response.iter_content(chunk_size=None):
-                received += piece
-        except requests.exceptions.ChunkedEncodingError:
-            return response.status_code, received, False
-        return response.status_code, received, True
+    with requests.Session() as session:
+        return read_stream(session, f"{url}?{query}")
 
 
 def test_a_crash_after_writing_delivers_every_byte_then_cuts_and_the_next_request_is_served(lambda_emulator):

@@ -6,21 +6,13 @@ from __future__ import annotations
 import json
 import threading
 
-import boto3
-from botocore.config import Config
+from tests.clients import local_lambda
 
 SLOTS = 3
 
 
 def invoke_stream(url: str, payload: dict, results: list, index: int) -> None:
-    client = boto3.client(
-        "lambda",
-        endpoint_url=url.rstrip("/"),
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-        config=Config(retries={"max_attempts": 1}, read_timeout=60),
-    )
+    client = local_lambda(url)
     events = client.invoke_with_response_stream(FunctionName="f", Payload=json.dumps(payload))["EventStream"]
     results[index] = b"".join(e["PayloadChunk"]["Payload"] for e in events if "PayloadChunk" in e).decode()
 

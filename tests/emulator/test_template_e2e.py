@@ -6,10 +6,10 @@ import json
 import textwrap
 from pathlib import Path
 
-import boto3
 import pytest
 import requests
-from botocore.config import Config
+
+from tests.clients import local_lambda, local_s3
 
 TEMPLATE = """
 AWSTemplateFormatVersion: "2010-09-09"
@@ -91,17 +91,6 @@ def shop(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def lambda_client(url: str):
-    return boto3.client(
-        "lambda",
-        endpoint_url=url.rstrip("/"),
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-        config=Config(retries={"max_attempts": 1}, read_timeout=30),
-    )
-
-
 def read_acknowledging(response: requests.Response, directory: Path) -> list[bytes]:
     lines = []
     for index, line in enumerate(response.iter_lines(chunk_size=1)):
@@ -121,7 +110,7 @@ def test_a_template_is_served_by_one_command(lambda_emulator, shop, tmp_path):
     status = requests.get(emulator.urls["Status"], timeout=30)
     assert (status.status_code, status.text) == (200, "hello from shop-status, bucket local-orders")
 
-    client = lambda_client(emulator.invoke_url)
+    client = local_lambda(emulator.invoke_url)
     answer = client.invoke(FunctionName="shop-status", Payload=b"{}")
     assert json.loads(answer["Payload"].read())["body"].startswith("hello from shop-status")
     answer = client.invoke(FunctionName="Status", Payload=b"{}")  # the logical id works too
@@ -132,13 +121,7 @@ def test_a_template_is_served_by_one_command(lambda_emulator, shop, tmp_path):
     with pytest.raises(client.exceptions.ResourceNotFoundException):
         client.invoke(FunctionName="nope", Payload=b"{}")
 
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=emulator.s3_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-    )
+    s3 = local_s3(emulator.s3_endpoint)
     assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["local-orders"]
 
 

@@ -4,14 +4,13 @@ generated-input tests)."""
 
 from __future__ import annotations
 
-import boto3
 import pytest
-from botocore.config import Config
 from moto import mock_aws
 
 from handlers import app
 from runtime.emulator.config import PROJECT_ROOT
 from runtime.emulator.pytest_plugin import start_emulator
+from tests.clients import local_s3
 from tests.transfer.inprocess import InProcessAPI, make_service
 
 MiB = 1024 * 1024
@@ -24,14 +23,7 @@ class TransferAPI:
         line = emulator.wait_for_log("Embedded S3: ")
         self.s3_endpoint = line.split()[2]
         self.bucket = line.rsplit("bucket ", 1)[1].rstrip(")")  # TransferBucket, named by the template
-        self.s3 = boto3.client(
-            "s3",
-            endpoint_url=self.s3_endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            config=Config(signature_version="s3v4"),
-        )
+        self.s3 = local_s3(self.s3_endpoint)
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,7 @@ import requests
 from botocore.config import Config
 
 from runtime.emulator.s3_sigv4 import PresignedRequest, S3Error, parse_query, verify_presigned
+from tests.clients import local_s3
 from tests.transfer.conftest import MiB
 from tests.transfer.test_transfer_e2e import bearer, complete, create, sign
 
@@ -174,14 +175,7 @@ def test_tampered_url_is_refused(api, declared, tamper):
 def presign_in_the_past(api, operation: str, params: dict, seconds_ago: int, expires_in: int) -> str:
     """A URL signed correctly, with the function's credentials, `seconds_ago` seconds ago."""
     then = datetime.datetime.now(datetime.UTC).replace(tzinfo=None) - datetime.timedelta(seconds=seconds_ago)
-    client = boto3.client(
-        "s3",
-        endpoint_url=api.s3_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(signature_version="s3v4"),
-    )
+    client = local_s3(api.s3_endpoint)
     with mock.patch("botocore.auth.get_current_datetime", return_value=then):
         return client.generate_presigned_url(operation, Params=params, ExpiresIn=expires_in)
 
