@@ -88,6 +88,9 @@ class Pool(Protocol):
     def redispatch(self, invocation: Invocation) -> None:
         """Serve an invocation it had not taken yet on another environment."""
 
+    def environment_for_generation(self) -> dict[str, str]:
+        """Variables the pool's current code generation adds (a fresh bytecode cache)."""
+
 
 @dataclass(frozen=True)
 class PoolSettings:
@@ -123,9 +126,8 @@ class Environment:
         self.server = RuntimeAPIServer(self, settings.response_limits, settings.connection_limits)
         self.server.start(f"runtime-api-{self.name}")
         log_stream = time.strftime("%Y/%m/%d/[$LATEST]") + secrets.token_hex(16)
-        environ = function_environ(
-            function, settings.region, self.server.address, log_stream, settings.extra_environment
-        )
+        extra = {**settings.extra_environment, **pool.environment_for_generation()}
+        environ = function_environ(function, settings.region, self.server.address, log_stream, extra)
         try:
             self.process = subprocess.Popen(list(settings.command), env=environ, cwd=function.code_dir)
         except OSError:

@@ -9,6 +9,8 @@ Lambda does on a timeout, and `reload` retires every environment when the code c
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -40,6 +42,10 @@ class EnvironmentPool:
         self.settings = settings
         self.log = log
         self.watcher = watcher
+        self._code_lock = threading.Lock()
+        self._pycache_generation = -1
+        self._pycache = ""
+        self._pycaches: list[str] = []  # removed when the pool closes
         self.generation = 0
         self._lock = threading.Lock()
         self._environments: list[Environment] = []  # counted against the concurrency limit
@@ -85,15 +91,36 @@ class EnvironmentPool:
                     group.remove(environment)
 
     def check_code(self) -> None:
-        """With a watcher: retire every environment if the function's code changed."""
+        """With a watcher: retire every environment if the function's code changed.
+
+        One check at a time: a dispatch that finds nothing new because the background check
+        just took the change waits until that check has retired the old environments.
+        """
         if self.watcher is None:
             return
-        changes = self.watcher.changes()
-        if changes:
-            shown = ", ".join(os.path.relpath(path, self.watcher.root) for path in changes[:3])
-            more = f" and {len(changes) - 3} more" if len(changes) > 3 else ""
-            self.log(f"reloading {self.function.label}: {shown}{more} changed")
-            self.reload()
+        with self._code_lock:
+            changes = self.watcher.changes()
+            if changes:
+                shown = ", ".join(os.path.relpath(path, self.watcher.root) for path in changes[:3])
+                more = f" and {len(changes) - 3} more" if len(changes) > 3 else ""
+                self.log(f"reloading {self.function.label}: {shown}{more} changed")
+                self.reload()
+
+    def environment_for_generation(self) -> dict[str, str]:
+        """With a watcher, each code generation gets its own bytecode cache (PYTHONPYCACHEPREFIX).
+
+        CPython trusts a `.pyc` whose source has the same size and the same mtime in whole seconds,
+        so an edit that keeps a file's length within a second of the last compile would otherwise
+        run the old code; a fresh cache per generation makes "the next request runs the new code"
+        exact.
+        """
+        if self.watcher is None:
+            return {}
+        if self._pycache_generation != self.generation:
+            self._pycache_generation = self.generation
+            self._pycache = tempfile.mkdtemp(prefix=f"lambda-emulator-pycache-{self.function.label}-")
+            self._pycaches.append(self._pycache)
+        return {"PYTHONPYCACHEPREFIX": self._pycache}
 
     def reload(self) -> None:
         """The function's code changed: retire every environment."""
@@ -131,3 +158,5 @@ class EnvironmentPool:
             self._environments, self._retiring = [], []
         for environment in environments:
             environment.kill("Sandbox.Shutdown", "the emulator is shutting down")
+        for directory in self._pycaches:
+            shutil.rmtree(directory, ignore_errors=True)
