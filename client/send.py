@@ -16,6 +16,7 @@ import hashlib
 import mimetypes
 import os
 import queue
+import shlex
 import sys
 import threading
 from collections.abc import Callable
@@ -325,7 +326,8 @@ class Sender:
     def _guard(self, upload: Callable[[], None], state: SendState) -> None:
         """Run an upload; on any failure say how to go on (the state file is kept for --resume)."""
         if state.method == "multipart":
-            hint = f"run `python -m client send {self.path} --resume` to continue where it stopped"
+            command = shlex.join([sys.executable, "-m", "client", "send", str(self.path), "--resume"])
+            hint = f"run `{command}` to continue where it stopped"
         else:
             hint = "send the file again"
         try:

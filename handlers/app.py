@@ -41,8 +41,11 @@ def health(request: Request, service: Service) -> JsonResponse:
 
 ROUTES = [
     Route.compile("GET", "/", pages.send_page),
+    Route.compile("HEAD", "/", pages.send_page),  # safe to answer HEAD: no state changes, no charge
     Route.compile("GET", "/t/{id}", pages.receive_page),
+    Route.compile("HEAD", "/t/{id}", pages.receive_page),
     Route.compile("GET", "/health", health),
+    Route.compile("HEAD", "/health", health),
     Route.compile("POST", "/transfers", transfers.create_transfer),
     Route.compile("GET", "/transfers/{id}", transfers.get_transfer),
     Route.compile("DELETE", "/transfers/{id}", transfers.delete_transfer),

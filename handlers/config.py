@@ -68,7 +68,7 @@ def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
     if threshold > S3_MAX_SINGLE_PUT_BYTES:
         raise ConfigError("TRANSFER_MULTIPART_THRESHOLD_BYTES exceeds S3's 5 GiB single PUT limit")
     hashes = tuple(h.strip().lower() for h in environ.get("TRANSFER_CREATE_KEY_HASHES", "").split(",") if h.strip())
-    malformed = [h for h in hashes if not KEY_HASH.match(h)]
+    malformed = [h for h in hashes if not KEY_HASH.fullmatch(h)]
     if malformed:
         raise ConfigError("TRANSFER_CREATE_KEY_HASHES must list hex SHA-256 digests (64 characters), comma-separated")
     origins = tuple(o.strip() for o in environ.get("TRANSFER_ALLOWED_ORIGINS", "*").split(",") if o.strip())

@@ -15,8 +15,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-SINGLE_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
-S3_FORM = re.compile(r"^bytes=(?:[1-9]\d{0,18}|0)-(?:(?:[1-9]\d{0,18}|0))?$|^bytes=-[1-9]\d{0,18}$")
+SINGLE_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$", re.ASCII)
+S3_FORM = re.compile(r"^bytes=(?:[1-9]\d{0,18}|0)-(?:(?:[1-9]\d{0,18}|0))?$|^bytes=-[1-9]\d{0,18}$", re.ASCII)
 MAX_DIGITS = 19
 BEYOND_ANY_OBJECT = 10**MAX_DIGITS
 
@@ -45,7 +45,7 @@ def parse_range(header: str | None, total: int) -> ByteRange | None:
     """The requested range clipped to `total` bytes; None to serve everything; raises Unsatisfiable."""
     if not header:
         return None
-    found = SINGLE_RANGE.match(header.strip().replace(" ", ""))
+    found = SINGLE_RANGE.fullmatch(header.strip().replace(" ", ""))
     if found is None:
         return None
     start_text, end_text = found.groups()
@@ -67,7 +67,7 @@ def parse_range(header: str | None, total: int) -> ByteRange | None:
 
 def exact_s3_form(header: str | None) -> bool:
     """True for `bytes=a-b`, `bytes=a-`, `bytes=-n` written plainly (no spaces, no leading zeros)."""
-    return bool(header) and S3_FORM.match(header or "") is not None
+    return bool(header) and S3_FORM.fullmatch(header or "") is not None
 
 
 def _number(digits: str) -> int:

@@ -64,6 +64,15 @@ def download(request: Request, service: Service) -> StreamResponse | JsonRespons
 def relay(
     request: Request, service: Service, authorised: Authorised, early: OpeningObject | None = None
 ) -> StreamResponse:
+    try:
+        return _relay(request, service, authorised, early)
+    except BaseException:
+        if early is not None:
+            early.discard()  # refused before reading (expired, 416, 413, limit): close what was opened
+        raise
+
+
+def _relay(request: Request, service: Service, authorised: Authorised, early: OpeningObject | None) -> StreamResponse:
     manifest = authorised.manifest
     accounting.charge(manifest, 0, service.clock())  # not ready, expired: say so before looking at Range
     byte_range = downloads.requested_range(request, manifest.size)
@@ -99,7 +108,7 @@ def relay(
 
 
 class OpeningObject:
-    """`GetObject` started in a thread, so it overlaps the reservation's compare-and-swap."""
+    """`GetObject` started in a thread, so it overlaps the token check and the reservation."""
 
     def __init__(self, service: Service, transfer: str, byte_range: ByteRange | None) -> None:
         self._service = service
@@ -107,18 +116,21 @@ class OpeningObject:
         self._options = {"Range": byte_range.s3_range()} if byte_range else {}
         self._answer: dict[str, Any] | None = None
         self._error: BaseException | None = None
-        self._discarded = threading.Event()
+        self._discarded = False
+        self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._open, name="relay-open", daemon=True)
         self._thread.start()
 
     def _open(self) -> None:
         try:
-            self._answer = self._service.s3.get_object(Bucket=self._service.bucket, Key=self._key, **self._options)
+            answer = self._service.s3.get_object(Bucket=self._service.bucket, Key=self._key, **self._options)
         except BaseException as exc:  # re-raised by result(), in the request's thread
             self._error = exc
             return
-        if self._discarded.is_set():
-            self._answer["Body"].close()
+        with self._lock:
+            self._answer = answer
+            if self._discarded:
+                answer["Body"].close()
 
     def result(self) -> dict[str, Any]:
         self._thread.join()
@@ -128,20 +140,23 @@ class OpeningObject:
         return self._answer
 
     def discard(self) -> None:
-        """The read was refused: close the object once it is open (never read from it)."""
-        self._discarded.set()
-        if not self._thread.is_alive() and self._answer is not None:
-            self._answer["Body"].close()
+        """The read was refused: close the object, now or as soon as it is open (never read it)."""
+        with self._lock:
+            self._discarded = True
+            if self._answer is not None:
+                self._answer["Body"].close()
 
 
 def _stream_object(service: Service, manifest: Manifest, opening: OpeningObject, length: int) -> Iterator[bytes]:
     try:
         answer = opening.result()
-    except ClientError as exc:
+    except BaseException as exc:  # nothing was sent: the whole reservation goes back
         accounting.refund(service, manifest.id, length)
-        if error_code(exc) in MISSING_CODES:
+        if isinstance(exc, ClientError) and error_code(exc) in MISSING_CODES:
             raise not_found() from None  # deleted after we authorised
-        raise ApiError(502, "storage_error", "the ciphertext could not be read from storage") from exc
+        if isinstance(exc, (ClientError, BotoCoreError, OSError)):
+            raise ApiError(502, "storage_error", "the ciphertext could not be read from storage") from exc
+        raise
 
     def chunks() -> Iterator[bytes | memoryview]:
         sent, body = 0, answer["Body"]

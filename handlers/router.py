@@ -40,7 +40,7 @@ def match(routes: Sequence[Route], method: str, path: str) -> tuple[Route, dict[
     """The route for `method` and `path`, with its parameters; ApiError 404 or 405 otherwise."""
     allowed: list[str] = []
     for route in routes:
-        found = route.regex.match(path)
+        found = route.regex.fullmatch(path)
         if found is None:
             continue
         if route.method == method:

@@ -27,7 +27,7 @@ def new_transfer_id() -> str:
 
 
 def is_valid_transfer_id(value: str) -> bool:
-    return bool(ID_PATTERN.match(value))
+    return bool(ID_PATTERN.fullmatch(value))  # fullmatch: "$" would let a trailing newline through
 
 
 def new_token() -> str:
@@ -40,7 +40,7 @@ def hash_token(token: str) -> str:
 
 def token_matches(token: str | None, stored_hash: str | None) -> bool:
     """Constant-time check of `token` against a stored hash; False for anything malformed."""
-    if not token or not stored_hash or not TOKEN_PATTERN.match(token):
+    if not token or not stored_hash or not TOKEN_PATTERN.fullmatch(token):
         return False
     return hmac.compare_digest(hash_token(token), stored_hash)
 

@@ -37,7 +37,11 @@ def require_creation_key(request: Request, service: Service) -> None:
     allowed = service.settings.create_key_hashes
     if not allowed:
         return
-    key = request.bearer_token()
+    try:
+        key = request.bearer_token()
+    except ApiError as missing:
+        missing.message = "this service requires a creation key: send it as 'Authorization: Bearer <key>'"
+        raise
     if not tokens.creation_key_allowed(key, allowed):
         raise ApiError(403, "forbidden", "this service requires a valid creation key to create transfers")
 

@@ -8,6 +8,7 @@ to `/runtime/init/error` before the process exits, instead of a traceback
 
 from __future__ import annotations
 
+import os
 import sys
 
 from runtime.api import ErrorPayload
@@ -32,10 +33,12 @@ class HandlerLoadError(Exception):
         self.payload = payload
 
 
-def load_handler(spec: str | None, task_root: str) -> Callable[..., Any]:
+LAYERS_ROOT = "/opt"
+
+
+def load_handler(spec: str | None, task_root: str, layers_root: str = LAYERS_ROOT) -> Callable[..., Any]:
     module_name, function_name = _split(spec)
-    if task_root and task_root not in sys.path:
-        sys.path.insert(0, task_root)
+    _set_path(task_root, layers_root)
     module = _import(module_name)
     handler = getattr(module, function_name, None)
     if handler is None:
@@ -43,6 +46,22 @@ def load_handler(spec: str | None, task_root: str) -> Callable[..., Any]:
     if not callable(handler):
         raise _error("Runtime.HandlerNotFound", f"Handler '{spec}' is not callable")
     return handler
+
+
+def _set_path(task_root: str, layers_root: str) -> None:
+    """The handler's `sys.path` as on AWS's Python runtime: the task root first, then the layer
+    directories (https://docs.aws.amazon.com/lambda/latest/dg/python-layers.html), which AWS's own
+    bootstrap adds and which this runtime, replacing it, must add too."""
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    layer_paths = [f"{layers_root}/python/lib/{version}/site-packages", f"{layers_root}/python"]
+    position = 0
+    for path in [task_root, *layer_paths]:
+        if not path or path in sys.path:
+            continue
+        if path is not task_root and not os.path.isdir(path):
+            continue
+        sys.path.insert(position, path)
+        position += 1
 
 
 def initialize_handler(handler: Callable[..., Any]) -> None:

@@ -22,7 +22,9 @@ def _loader() -> Any:
     try:
         import yaml
     except ImportError as exc:
-        raise TemplateSyntaxError("reading a YAML template needs PyYAML: pip install PyYAML") from exc
+        raise TemplateSyntaxError(
+            "reading a YAML template needs PyYAML: pip install PyYAML (or the [template] extra)"
+        ) from exc
 
     class TemplateLoader(yaml.SafeLoader):
         """SafeLoader plus CloudFormation's tags; nothing else is constructed."""
@@ -59,9 +61,9 @@ def load_document(path: Path) -> dict[str, Any]:
         except ValueError as exc:
             raise TemplateSyntaxError(f"not valid JSON: {exc}") from None
     else:
-        import yaml  # _loader() reports a missing PyYAML clearly
+        loader = _loader()  # reports a missing PyYAML clearly
+        import yaml
 
-        loader = _loader()
         try:
             document = yaml.load(text, Loader=loader)  # noqa: S506 - a SafeLoader subclass
         except yaml.YAMLError as exc:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import signal
 import sys
 import threading
@@ -32,7 +33,9 @@ class UsageError(Exception):
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m runtime.emulator", description=__doc__.split("\n\n")[0])
+    program = os.path.basename(sys.argv[0])
+    program = "python -m runtime.emulator" if program in ("__main__.py", "") else program  # or lambda-emulator
+    parser = argparse.ArgumentParser(prog=program, description=__doc__.split("\n\n")[0])
     source = parser.add_argument_group("what to serve")
     source.add_argument("--template", metavar="PATH", help=f"a SAM template (default: ./{DEFAULT_TEMPLATE} if present)")
     source.add_argument(

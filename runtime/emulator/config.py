@@ -7,6 +7,7 @@ command line's single-function mode keeps friendlier local defaults (30 s, 1024 
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ STREAM = "RESPONSE_STREAM"
 BUFFERED = "BUFFERED"
 INVOKE_MODES = (STREAM, BUFFERED)
 ACCOUNT_ID = "000000000000"
+FUNCTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 RUNTIME_BOOTSTRAP = Path(__file__).resolve().parents[1] / "bootstrap"  # runtime/bootstrap, in the package
@@ -37,7 +39,7 @@ def default_bootstrap() -> tuple[str, ...]:
 class FunctionConfig:
     """One function as Lambda would run it."""
 
-    name: str
+    name: str  # 1-64 letters, digits, hyphens and underscores, as Lambda's FunctionName
     handler: str
     code_dir: str
     invoke_mode: str = STREAM  # its Function URL's InvokeMode
@@ -54,6 +56,8 @@ class FunctionConfig:
     layers_dir: str | None = None  # its layers merged, standing for /opt
 
     def __post_init__(self) -> None:
+        if not FUNCTION_NAME.fullmatch(self.name):
+            raise ValueError(f"function name {self.name[:80]!r} is not 1-64 letters, digits, hyphens or underscores")
         if self.invoke_mode not in INVOKE_MODES:
             raise ValueError(f"{self.name}: InvokeMode must be one of {', '.join(INVOKE_MODES)}")
         if self.timeout <= 0 or self.concurrency < 1 or self.per_environment_concurrency < 1:
@@ -129,6 +133,10 @@ def function_environ(
     }
     if function.per_environment_concurrency > 1:
         environ["AWS_LAMBDA_MAX_CONCURRENCY"] = str(function.per_environment_concurrency)
+    if function.layers_dir:  # where Python finds a layer's packages (/opt/python...), as on AWS
+        version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+        layer_paths = [f"{function.layers_dir}/python/lib/{version}/site-packages", f"{function.layers_dir}/python"]
+        environ["PYTHONPATH"] = os.pathsep.join(path for path in layer_paths if os.path.isdir(path))
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "HOME"):
         if name in os.environ:
             environ[name] = os.environ[name]  # Lambda hands the function its role's credentials

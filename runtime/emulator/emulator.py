@@ -127,7 +127,11 @@ class Emulator:
             response_limits=ResponseLimits(
                 self.config.max_buffered_response_bytes, self.config.max_streamed_response_bytes
             ),
-            connection_limits=ConnectionLimits(idle_timeout=None, head_timeout=self.config.head_timeout),
+            # A runtime may stay silent mid-body for as long as its function may run: the
+            # invocation's deadline bounds that, not a socket timeout.
+            connection_limits=ConnectionLimits(
+                idle_timeout=None, head_timeout=self.config.head_timeout, body_timeout=None
+            ),
         )
         watcher = CodeWatcher(function.code_dir) if self.config.watch else None
         return EnvironmentPool(function, settings, self.log, watcher)

@@ -193,12 +193,12 @@ class Environment:
         fails with `error_type`; invocations it had not taken yet go back to the pool."""
         if not self._die():
             return
-        if culprit is not None:
-            culprit.fail(error_type, message)
         if grace > 0:
             threading.Thread(target=self._stop_process, args=(grace,), daemon=True).start()
         else:
             self._stop_process()
+        if culprit is not None:
+            culprit.fail(error_type, message)
         for invocation in self._held():
             if invocation.state is InvocationState.QUEUED:
                 self._give_back(invocation)
@@ -280,8 +280,11 @@ class Environment:
             return list(self._in_flight.values())
 
     def _give_back(self, invocation: Invocation) -> None:
+        """Hand a queued invocation back to the pool; only whoever takes it out of this
+        environment does (a kill and the process watcher may both try)."""
         with self._lock:
-            self._in_flight.pop(invocation.request_id, None)
+            if self._in_flight.pop(invocation.request_id, None) is None:
+                return
             if invocation in self._queue:
                 self._queue.remove(invocation)
         if invocation.requeues >= MAX_REQUEUES:

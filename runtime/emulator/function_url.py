@@ -166,9 +166,7 @@ def _fields(headers: object, cookies: object) -> list[tuple[str, str]] | None:
     """Response fields from a returned `headers` map and `cookies` list; None if one is not HTTP."""
     if not isinstance(headers, dict) or not isinstance(cookies, list):
         return None
-    fields = [
-        (str(name).lower(), value if isinstance(value, str) else json.dumps(value)) for name, value in headers.items()
-    ]
+    fields = [(str(name).lower(), _text(value)) for name, value in headers.items()]
     fields += [("set-cookie", cookie) for cookie in cookies]
     if any(wire.field_name_problem(name) or wire.field_value_problem(name, value) for name, value in fields):
         return None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import http
+import os
 import socket
 import time
 import urllib.parse
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from runtime import wire
 
 RECV_SIZE = 1024 * 1024  # one recv takes whatever the socket holds, up to this
+IOV_MAX = os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") else 1024  # buffers per sendmsg (Linux: 1024)
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,7 @@ class ConnectionLimits:
 
     idle_timeout: float | None = 60.0  # waiting for the first byte of the next request
     head_timeout: float = 10.0  # from a request's first byte to the end of its head
-    body_timeout: float = 60.0  # longest silence while a body arrives, or while a client reads
+    body_timeout: float | None = 60.0  # longest silence while a body arrives, or while a client reads
     linger_seconds: float = 2.0  # after refusing a body: read and drop what is in flight
     linger_bytes: int = 64 * 1024 * 1024
 
@@ -235,11 +237,12 @@ class ServerConnection:
             raise ClientGone(str(exc)) from exc
 
     def send_pieces(self, pieces: Sequence[bytes | memoryview]) -> None:
-        """Several buffers in as few system calls as the kernel allows, without joining them."""
+        """Several buffers in as few system calls as the kernel allows, without joining them
+        (at most IOV_MAX buffers a call: the kernel refuses more)."""
         views = [memoryview(piece) for piece in pieces if len(piece)]
         try:
             while views:
-                sent = self.sock.sendmsg(views)
+                sent = self.sock.sendmsg(views[:IOV_MAX])
                 while views and sent >= len(views[0]):
                     sent -= len(views.pop(0))
                 if views and sent:

@@ -87,18 +87,26 @@ class InvokeAPI:
 
     def _error(self, call: Call, status: int, kind: str, text: str) -> None:
         headers, body = _api_error(status, kind, text)
+        if call.request.framing.kind != "none" and not call.payload:
+            call.connection.linger = True  # answered before reading the payload: let the caller finish
+            call.connection.closing = True
         sent = call.connection.respond(status, headers, body, close=status == 413)
         self.access.write(call.request, status, sent, call.started, text if status != 429 else "")
 
     def _start(self, call: Call, sink: ResponseSink) -> Invocation | None:
-        """The invocation, dispatched; None after answering 429."""
+        """The invocation, dispatched; None after answering 400 or 429."""
         assert call.pool is not None
+        try:
+            client_context = _client_context(call.request)
+        except BadClientContext as exc:
+            self._error(call, 400, "InvalidRequestContentException", str(exc))
+            return None
         invocation = Invocation(
             call.payload,
             sink,
             call.pool.function.timeout,
             trace_id=new_trace_id(),
-            client_context=_client_context(call.request),
+            client_context=client_context,
         )
         try:
             call.pool.dispatch(invocation)
@@ -158,14 +166,27 @@ class Call:
     started: float
 
 
+MAX_CLIENT_CONTEXT = 3583  # bytes of base64, as the Invoke API allows
+
+
+class BadClientContext(ValueError):
+    """X-Amz-Client-Context is not base64 of a JSON object of at most 3583 bytes."""
+
+
 def _client_context(request: IncomingRequest) -> str | None:
+    """The client context as compact ASCII JSON (it travels in a /next header), or None."""
     encoded = request.header("x-amz-client-context")
     if not encoded:
         return None
+    if len(encoded) > MAX_CLIENT_CONTEXT:
+        raise BadClientContext(f"X-Amz-Client-Context is longer than {MAX_CLIENT_CONTEXT} bytes")
     try:
-        return base64.b64decode(encoded, validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
+        document = json.loads(base64.b64decode(encoded, validate=True))
+    except (binascii.Error, ValueError, RecursionError):
+        raise BadClientContext("X-Amz-Client-Context must be base64 of a JSON object") from None
+    if not isinstance(document, dict):
+        raise BadClientContext("X-Amz-Client-Context must be base64 of a JSON object")
+    return json.dumps(document, separators=(",", ":"))  # ASCII: a header value cannot break
 
 
 def _api_error(status: int, error_type: str, message: str) -> tuple[list[tuple[str, str]], bytes]:

@@ -7,7 +7,8 @@ Use it in your own project with `pytest_plugins = ["runtime.emulator.pytest_plug
         emulator = lambda_emulator("app.handler", task_root="src")
         body = requests.get(emulator.url + "hello").text
 
-or, for every function of a SAM template:
+or, for every function of a SAM template (`urls` is by logical id when the template has several
+functions; with one, use `url`):
 
     def test_template(lambda_emulator):
         emulator = lambda_emulator(template="template.yaml")

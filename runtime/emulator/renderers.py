@@ -29,6 +29,7 @@ INTERNAL_ERROR = b'{"Message":"Internal Server Error"}'
 JSON = [("Content-Type", "application/json")]
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "upgrade", "trailer", "te"})
 LOCK_PATIENCE = 1.0  # how long an ending waits for a writer before cutting the socket under it
+JOIN_PIECES_OVER = 64  # a read that brought many tiny chunks is copied into one client chunk
 
 
 def stream_head_fields(prelude: wire.Prelude) -> list[tuple[str, str]]:
@@ -81,6 +82,8 @@ class FunctionUrlStream:
             if self.client_gone or not self._has_body:
                 return True  # dropped: the runtime is never blocked by a missing reader
             size = sum(len(piece) for piece in pieces)
+            if len(pieces) > JOIN_PIECES_OVER:  # many tiny writes: one copy beats a thousand buffers
+                pieces = [b"".join(pieces)]
             if self.throttle is not None:
                 self.throttle.wait(size)
             try:
@@ -222,11 +225,15 @@ class EventStreamResponse:
         details = None
         if not outcome.succeeded:
             details = (outcome.error_body or b"").decode("utf-8", "replace")
+        if not self._lock.acquire(timeout=LOCK_PATIENCE):
+            self.connection.abort()  # a writer is stuck on a caller that does not read: cut under it
+            self._lock.acquire()
+        self._lock.release()
         self._send(eventstream.invoke_complete(outcome.error_type, details), end=True)
 
     def _send(self, message: bytes, end: bool = False) -> None:
         with self._lock:
-            if self.client_gone:
+            if self.client_gone or (self.connection.closing and not self._head_written):
                 return
             try:
                 if not self._head_written:

@@ -89,10 +89,21 @@ class RuntimeAPI:
     # -- /next ------------------------------------------------------------------------------------
 
     def _next(self, connection: ServerConnection) -> None:
-        invocation = self.backend.next_invocation()
-        if invocation is None:
-            self._answer(connection, 500, "SandboxTerminated", "the environment is shutting down", close=True)
+        while True:
+            invocation = self.backend.next_invocation()
+            if invocation is None:
+                self._answer(connection, 500, "SandboxTerminated", "the environment is shutting down", close=True)
+                return
+            try:
+                head = self._next_head(invocation)
+            except ValueError as exc:  # defence in depth: inputs are checked before they get here
+                invocation.fail("Sandbox.Failure", f"the invocation could not be passed to the runtime: {exc}")
+                continue
+            connection.respond(200, head, invocation.event)
             return
+
+    def _next_head(self, invocation: Invocation) -> list[tuple[str, str]]:
+        """The /next answer's fields, each checked (a value that is not HTTP raises ValueError)."""
         headers = [
             ("Lambda-Runtime-Aws-Request-Id", invocation.request_id),
             ("Lambda-Runtime-Deadline-Ms", str(invocation.deadline_ms)),
@@ -103,7 +114,9 @@ class RuntimeAPI:
         if invocation.client_context:
             headers.append(("Lambda-Runtime-Client-Context", invocation.client_context))
         headers.append(("Content-Type", "application/json"))  # AWS's clients fail without it
-        connection.respond(200, headers, invocation.event)
+        for name, value in headers:
+            wire.check_field(name, value)
+        return headers
 
     # -- /response ----------------------------------------------------------------------------------
 

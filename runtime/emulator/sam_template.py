@@ -15,8 +15,6 @@ https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/s
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +24,14 @@ from runtime.emulator import local_code
 from runtime.emulator.cfn_yaml import TemplateSyntaxError, load_document
 from runtime.emulator.config import ACCOUNT_ID, BUFFERED, FunctionConfig
 from runtime.emulator.intrinsics import NO_VALUE, Resolver, Stack, UnresolvableError
+from runtime.emulator.sam_rules import (
+    TemplateError,
+    bucket_name,
+    is_intrinsic,
+    parameter_values,
+    variable_text,
+    with_globals,
+)
 
 SERVERLESS_FUNCTION = "AWS::Serverless::Function"
 LAMBDA_FUNCTION = "AWS::Lambda::Function"
@@ -33,12 +39,7 @@ BUCKET = "AWS::S3::Bucket"
 LAMBDA_URL = "AWS::Lambda::Url"
 LAYER_TYPES = ("AWS::Serverless::LayerVersion", "AWS::Lambda::LayerVersion")
 NAME_PROPERTIES = {BUCKET: "BucketName", SERVERLESS_FUNCTION: "FunctionName", LAMBDA_FUNCTION: "FunctionName"}
-LIST_PARAMETER = re.compile(r"^(CommaDelimitedList|List<.+>)$")
 SAM_DEFAULTS = {"MemorySize": 128, "Timeout": 3}  # Lambda's defaults when a template says nothing
-
-
-class TemplateError(ValueError):
-    """The template cannot be served; the message names the resource and property."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ class _Reader:
         self.resources: dict[str, dict[str, Any]] = {
             name: value for name, value in resources.items() if isinstance(value, dict)
         }
-        parameters = _parameters(document.get("Parameters") or {}, overrides)
+        parameters = parameter_values(document.get("Parameters") or {}, overrides)
         self.stack_name = stack_name
         self.notes: list[str] = []
         self.physical = self._physical_names(stack_name)
@@ -102,14 +103,14 @@ class _Reader:
             properties = resource.get("Properties") or {}
             if field and field in properties:
                 where = f"{logical_id}.Properties.{field}"
-                self.physical[logical_id] = _variable_text(self.resolver.resolve(properties[field], where), where)
+                self.physical[logical_id] = variable_text(self.resolver.resolve(properties[field], where), where)
 
     def _physical_names(self, stack_name: str) -> dict[str, str]:
         names = {}
         for logical_id, resource in self.resources.items():
             kind = resource.get("Type")
             if kind == BUCKET:
-                names[logical_id] = _bucket_name(stack_name, logical_id)
+                names[logical_id] = bucket_name(stack_name, logical_id)
             elif kind in (SERVERLESS_FUNCTION, LAMBDA_FUNCTION):
                 names[logical_id] = logical_id
         return names
@@ -169,7 +170,7 @@ class _Reader:
         kind = resource["Type"]
         properties = dict(resource.get("Properties") or {})
         if kind == SERVERLESS_FUNCTION:
-            properties = _with_globals((self.document.get("Globals") or {}).get("Function") or {}, properties)
+            properties = with_globals((self.document.get("Globals") or {}).get("Function") or {}, properties)
         where = f"{logical_id}.Properties"
         if properties.get("PackageType") == "Image":
             raise TemplateError(f"{where}.PackageType: container image functions are not supported locally")
@@ -180,21 +181,24 @@ class _Reader:
         url_config = value.get("FunctionUrlConfig")
         invoke_mode = url_mode or (url_config.get("InvokeMode", BUFFERED) if isinstance(url_config, dict) else BUFFERED)
         architectures = value.get("Architectures") or ["x86_64"]
+        code_dir = self._code_dir(logical_id, value.get("CodeUri" if kind == SERVERLESS_FUNCTION else "Code"))
+        environment = self._environment(logical_id, properties, environment_overrides)
+        layers_dir = self._layers_dir(logical_id, properties.get("Layers"))
         try:
             return FunctionConfig(
                 name=self.physical[logical_id],
                 logical_id=logical_id,
                 handler=handler,
-                code_dir=self._code_dir(logical_id, value.get("CodeUri" if kind == SERVERLESS_FUNCTION else "Code")),
+                code_dir=code_dir,
                 invoke_mode=str(invoke_mode),
                 runtime=str(value.get("Runtime") or ""),
                 architecture=str(architectures[0]),
                 memory_mb=int(value.get("MemorySize", SAM_DEFAULTS["MemorySize"])),
                 timeout=float(value.get("Timeout", SAM_DEFAULTS["Timeout"])),
-                environment=self._environment(logical_id, properties, environment_overrides),
-                layers_dir=self._layers_dir(logical_id, properties.get("Layers")),
+                environment=environment,
+                layers_dir=layers_dir,
             )
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError) as exc:  # a property of the wrong kind (MemorySize: "big")
             raise TemplateError(f"{where}: {exc}") from None
 
     def _resolved(self, properties: dict[str, Any], where: str) -> dict[str, Any]:
@@ -211,7 +215,9 @@ class _Reader:
     def _environment(
         self, logical_id: str, properties: dict[str, Any], overrides: Sequence[tuple[str, str]]
     ) -> dict[str, str]:
-        variables = ((properties.get("Environment") or {}).get("Variables")) or {}
+        environment_property = self._unwrapped(properties.get("Environment"), f"{logical_id}.Properties.Environment")
+        variables = (environment_property or {}).get("Variables") if isinstance(environment_property, dict) else None
+        variables = self._unwrapped(variables, f"{logical_id}.Properties.Environment.Variables") or {}
         if not isinstance(variables, dict):
             raise TemplateError(f"{logical_id}.Properties.Environment.Variables must be a map")
         overridden = {name.rpartition(".")[2] for name, _ in overrides if name.rpartition(".")[0] in ("", logical_id)}
@@ -226,8 +232,16 @@ class _Reader:
                 raise TemplateError(f"{exc} (or give it with --env {logical_id}.{name}=VALUE)") from None
             if value is NO_VALUE:
                 continue
-            environment[str(name)] = _variable_text(value, where)
+            environment[str(name)] = variable_text(value, where)
         return environment
+
+    def _unwrapped(self, value: Any, where: str) -> Any:
+        """`value` resolved when it is itself an intrinsic (`!If [...]`, `!Ref ListParameter`);
+        a plain map or list is returned as it is, for its entries to be resolved one by one."""
+        if isinstance(value, dict) and is_intrinsic(value):
+            resolved = self.resolver.resolve(value, where)
+            return None if resolved is NO_VALUE else resolved
+        return value
 
     def _code_dir(self, logical_id: str, code: Any) -> str:
         where = f"{logical_id}.Properties.CodeUri"
@@ -244,6 +258,7 @@ class _Reader:
         Layers defined in the template (a local ContentUri) are read; a layer given by ARN cannot
         be fetched locally and is left out, with a note.
         """
+        layers = self._unwrapped(layers, f"{logical_id}.Properties.Layers")
         if not layers:
             return None
         if not isinstance(layers, list):
@@ -264,64 +279,3 @@ class _Reader:
             except local_code.NotLocal as exc:
                 raise TemplateError(f"{target}.Properties.ContentUri: {exc}") from None
         return local_code.merged(directories) if directories else None
-
-
-def _parameters(declared: Mapping[str, Any], overrides: dict[str, str]) -> dict[str, Any]:
-    unknown = sorted(set(overrides) - set(declared))
-    if unknown:
-        raise TemplateError(f"--parameter-overrides names unknown parameters: {', '.join(unknown)}")
-    values: dict[str, Any] = {}
-    for name, spec in declared.items():
-        spec = spec if isinstance(spec, dict) else {}
-        if name in overrides:
-            text = overrides[name]
-        elif "Default" in spec:
-            text = spec["Default"]
-        else:
-            raise TemplateError(f"parameter {name} has no Default: pass --parameter-overrides {name}=VALUE")
-        allowed = spec.get("AllowedValues")
-        if isinstance(allowed, list) and str(text) not in [str(item) for item in allowed]:
-            raise TemplateError(f"parameter {name}={text!r} is not one of {allowed}")
-        kind = str(spec.get("Type", "String"))
-        if LIST_PARAMETER.match(kind):
-            values[name] = text if isinstance(text, list) else [part.strip() for part in str(text).split(",")]
-        else:
-            values[name] = _variable_text(text, f"Parameters.{name}")
-    return values
-
-
-def _with_globals(globals_: Mapping[str, Any], properties: Mapping[str, Any]) -> dict[str, Any]:
-    """SAM's rule: maps merge (the function wins), lists append, scalars are overridden."""
-    merged = dict(globals_)
-    for name, value in properties.items():
-        current = merged.get(name)
-        if isinstance(current, dict) and isinstance(value, dict) and not _is_intrinsic(value):
-            merged[name] = _with_globals(current, value)
-        elif isinstance(current, list) and isinstance(value, list):
-            merged[name] = current + value
-        else:
-            merged[name] = value
-    return merged
-
-
-def _is_intrinsic(value: Mapping[str, Any]) -> bool:
-    if len(value) != 1:
-        return False
-    key = next(iter(value))
-    return key in ("Ref", "Condition") or key.startswith("Fn::")
-
-
-def _variable_text(value: Any, where: str) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (str, int, float)):
-        return str(value)
-    raise TemplateError(f"{where}: a variable must be a string, not {type(value).__name__}")
-
-
-def _bucket_name(stack_name: str, logical_id: str) -> str:
-    """A deterministic name in S3's rules (3-63 of a-z, 0-9, '-'), like CloudFormation's."""
-    text = re.sub(r"[^a-z0-9-]+", "-", f"{stack_name}-{logical_id}".lower()).strip("-")
-    if len(text) > 63:
-        text = text[:54].rstrip("-") + "-" + hashlib.sha256(text.encode()).hexdigest()[:8]
-    return text.ljust(3, "0")

@@ -151,16 +151,16 @@ def test_unpacked_artifact_serves_under_the_emulator(artifact, tmp_path):
 
 
 SOMEONE_ELSES_APP = """
-import sys
-
 import runtime
 from runtime import streaming
+
+import greeting  # from a dependency layer's python/ directory, as AWS's layers lay packages out
 
 
 @streaming
 def handler(event, response, context):
     response.start(200, {"content-type": "text/plain"})
-    response.write("streamed by the layer\\n")
+    response.write(greeting.WORDS + "\\n")
     response.write(runtime.__file__ + "\\n")
 """
 
@@ -172,13 +172,17 @@ Resources:
     Properties:
       ContentUri: {layer}
       CompatibleRuntimes: [python3.12, python3.13]
+  Dependencies:
+    Type: AWS::Serverless::LayerVersion
+    Properties:
+      ContentUri: deps/
   App:
     Type: AWS::Serverless::Function
     Properties:
       CodeUri: app/
       Handler: main.handler
       Runtime: python3.13
-      Layers: [!Ref StreamingRuntime]
+      Layers: [!Ref Dependencies, !Ref StreamingRuntime]
       Environment:
         Variables:
           AWS_LAMBDA_EXEC_WRAPPER: /opt/bootstrap
@@ -191,6 +195,8 @@ Resources:
 def test_the_layer_makes_someone_elses_managed_python_function_stream(layer, tmp_path):
     (tmp_path / "app").mkdir()
     (tmp_path / "app" / "main.py").write_text(SOMEONE_ELSES_APP)
+    (tmp_path / "deps" / "python").mkdir(parents=True)
+    (tmp_path / "deps" / "python" / "greeting.py").write_text('WORDS = "streamed by the layer"\n')
     (tmp_path / "template.yaml").write_text(LAYER_TEMPLATE.format(layer=layer))
     emulator = start_emulator(template=tmp_path / "template.yaml")
     try:
@@ -202,5 +208,5 @@ def test_the_layer_makes_someone_elses_managed_python_function_stream(layer, tmp
     assert lines[0] == b"streamed by the layer"
     runtime_file = Path(lines[1].decode())
     assert runtime_file.parts[-2:] == ("runtime", "__init__.py")
-    assert "lambda-emulator-opt-" in str(runtime_file)  # from the unpacked layer, standing for /opt
+    assert runtime_file.parent.parent.name.startswith("opt-")  # from the merged layers, standing for /opt
     assert PROJECT_ROOT not in runtime_file.parents

@@ -53,3 +53,33 @@ def test_invoke_with_response_stream_reports_mid_stream_error(lambda_emulator):
     complete = events[-1]["InvokeComplete"]
     assert complete["ErrorCode"] == "RuntimeError"
     assert json.loads(complete["ErrorDetails"])["errorMessage"] == "failed mid-stream"
+
+
+def test_client_context_reaches_the_handler_and_bad_ones_are_refused(lambda_emulator):
+    import base64
+
+    import pytest
+
+    emulator = lambda_emulator(f"{SAMPLES}.echo")
+    client = local_lambda(emulator.url)
+    pretty = base64.b64encode(b'{\n  "custom": {"who": "caf\\u00e9"}\n}').decode()  # a newline: not a header value
+    answer = client.invoke(FunctionName="f", Payload=b"{}", ClientContext=pretty)
+    assert "FunctionError" not in answer and answer["StatusCode"] == 200
+    for bad in (base64.b64encode(b"not json").decode(), "!!!", base64.b64encode(b"[1]").decode()):
+        with pytest.raises(client.exceptions.InvalidRequestContentException):
+            client.invoke(FunctionName="f", Payload=b"{}", ClientContext=bad)
+    assert not [line for line in emulator.logs if "Traceback" in line or "exited" in line]
+
+
+def test_an_unknown_function_with_a_large_payload_gets_its_404(lambda_emulator, tmp_path):
+    import requests
+
+    (tmp_path / "template.yaml").write_text(
+        "Resources:\n  Only:\n    Type: AWS::Serverless::Function\n"
+        "    Properties: {CodeUri: ., Handler: app.handler, Runtime: python3.13}\n"
+    )
+    emulator = lambda_emulator(None, template=tmp_path / "template.yaml")
+    response = requests.post(
+        f"{emulator.invoke_url}2015-03-31/functions/nope/invocations", data=b"x" * (3 * 1024 * 1024), timeout=60
+    )
+    assert response.status_code == 404 and response.json()["message"] == "Function not found: nope"

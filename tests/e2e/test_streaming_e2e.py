@@ -203,3 +203,19 @@ def test_json_log_format(lambda_emulator):
     record = json.loads(line)
     assert record["level"] == "INFO" and record["requestId"] and record["timestamp"].endswith("Z")
     emulator.wait_for_log("plain print")
+
+
+def test_tens_of_thousands_of_one_byte_chunks_all_arrive(lambda_emulator):
+    emulator = lambda_emulator(f"{SAMPLES}.many_small_writes")
+    for _ in range(3):
+        response = requests.get(f"{emulator.url}?n=50000", timeout=60)
+        assert response.status_code == 200 and response.content == b"abcdefghij" * 5000
+    assert not [line for line in emulator.logs if "disconnected" in line or "cut" in line]
+
+
+def test_a_runtime_may_stay_silent_mid_stream_for_as_long_as_its_function_may_run():
+    from runtime.emulator import Emulator, EmulatorConfig, FunctionConfig
+
+    function = FunctionConfig(name="f", handler=f"{SAMPLES}.echo", code_dir=".", timeout=900)
+    pool = Emulator(EmulatorConfig(functions=(function,)))._pool(function, {})
+    assert pool.settings.connection_limits.body_timeout is None  # the invocation's deadline bounds it

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import zipfile
 from pathlib import Path
 
@@ -236,3 +237,57 @@ def test_unresolvable_values_say_where(value):
 def test_a_condition_that_refers_to_itself_is_an_error():
     with pytest.raises(UnresolvableError, match="refers to itself"):
         resolver(Loop={"Condition": "Loop"}).resolve({"Fn::If": ["Loop", 1, 2]}, "here")
+
+
+def test_intrinsics_around_whole_properties_and_ssm_parameters(project):
+    text = TEMPLATE.replace(
+        """      Environment:
+        Variables:
+          OVERRIDDEN: mine""",
+        """      Layers: !Ref LayerArns
+      Environment: !If
+        - IsProd
+        - {Variables: {OVERRIDDEN: prod}}
+        - Variables:
+            OVERRIDDEN: mine""",
+    ).replace(
+        "  Size: {Type: Number, Default: 512}",
+        "  Size: {Type: Number, Default: 512}\n"
+        "  LayerArns: {Type: CommaDelimitedList, Default: 'arn:aws:lambda:us-east-1:1:layer:x:1'}",
+    )
+    (project / "template.yaml").write_text(text)
+    template = load_template(project / "template.yaml")
+    assert template.functions[0].environment["OVERRIDDEN"] == "mine"  # the !If's other branch, not nothing
+    assert template.notes == (
+        "Api.Properties.Layers[0]: layer arn:aws:lambda:us-east-1:1:layer:x:1 is not available locally; it is left out",
+    )
+    prod = load_template(project / "template.yaml", {"Stage": "prod"})
+    assert prod.functions[0].environment["OVERRIDDEN"] == "prod"
+    (project / "template.yaml").write_text(
+        text.replace(
+            "  Size: {Type: Number, Default: 512}", "  Size: {Type: 'AWS::SSM::Parameter::Value<String>', Default: /x}"
+        )
+    )
+    with pytest.raises(TemplateError, match="SSM Parameter Store"):
+        load_template(project / "template.yaml")
+    assert load_template(project / "template.yaml", {"Size": "256"}).functions[0].memory_mb == 256
+
+
+def test_yaml_without_pyyaml_is_a_clear_error(project, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "yaml", None)  # as if PyYAML were not installed
+    with pytest.raises(TemplateError, match="needs PyYAML"):
+        load_template(project / "template.yaml")
+
+
+def test_unpacked_code_lives_in_a_directory_only_this_user_can_write(project):
+    archive = project / "code.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("app.py", "x = 2\n")
+    (project / "template.yaml").write_text(
+        TEMPLATE.replace("CodeUri: src/\n      Handler: app.handler", "CodeUri: code.zip\n      Handler: app.handler")
+    )
+    cache = Path(load_template(project / "template.yaml").functions[0].code_dir).parent
+    status = cache.stat()
+    assert status.st_uid == os.getuid() and status.st_mode & 0o077 == 0

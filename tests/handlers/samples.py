@@ -129,3 +129,20 @@ def process_identity(event, context):
     with open(f"/proc/{os.getppid()}/cmdline", "rb") as cmdline:
         parent = cmdline.read().split(b"\0")
     return {"pid": os.getpid(), "ppid": os.getppid(), "parent": [part.decode() for part in parent if part]}
+
+
+@streaming
+def many_small_writes(event, response, context):
+    """Token-by-token streaming: tens of thousands of one-byte chunks, as fast as they come."""
+    count = int((event.get("queryStringParameters") or {}).get("n", "50000"))
+    response.start(200, {"content-type": "text/plain"})
+    for index in range(count):
+        response.write(b"abcdefghij"[index % 10 : index % 10 + 1])
+
+
+@streaming
+def pause_between_writes(event, response, context):
+    seconds = float((event.get("queryStringParameters") or {}).get("seconds", "1"))
+    response.write("before\n")
+    time.sleep(seconds)
+    response.write("after\n")

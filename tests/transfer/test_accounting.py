@@ -203,3 +203,24 @@ def test_a_transfer_created_before_the_upgrade_gets_its_download_token_at_comple
     read = inprocess.request("GET", f"/transfers/{transfer['id']}/ciphertext", token=done["download_token"])
     assert read.body == b"12345"
     assert inprocess.manifest(transfer["id"])["version"] == 2
+
+
+def test_a_connection_failure_opening_the_object_gives_everything_back(inprocess):
+    from botocore.exceptions import EndpointConnectionError
+
+    transfer = inprocess.ready(b"0123456789", max_downloads=1)
+    original = inprocess.service.s3
+
+    class UnreachableS3(HookedS3):
+        def get_object(self, **kwargs):
+            if kwargs["Key"].endswith("ciphertext"):
+                raise EndpointConnectionError(endpoint_url="http://s3.invalid")
+            return original.get_object(**kwargs)
+
+    inprocess.service.s3 = UnreachableS3(original, {})
+    path = f"/transfers/{transfer['id']}/ciphertext"
+    answer = inprocess.request("GET", path, token=transfer["download_token"])
+    assert answer.status == 502 and answer.json()["error"]["code"] == "storage_error"
+    assert inprocess.manifest(transfer["id"])["bytes_charged"] == 0  # the only download is still there
+    inprocess.service.s3 = original
+    assert inprocess.request("GET", path, token=transfer["download_token"]).body == b"0123456789"

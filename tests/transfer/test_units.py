@@ -94,3 +94,13 @@ def test_request_from_event_decodes_base64_and_rejects_bad_base64():
     with pytest.raises(ApiError) as caught:
         request_from_event({**event, "body": "!!!"})
     assert caught.value.status == 400
+
+
+def test_ids_and_tokens_with_a_trailing_newline_are_refused():
+    from handlers import tokens
+
+    assert tokens.is_valid_transfer_id("A" * 22)
+    assert not tokens.is_valid_transfer_id("A" * 22 + "\n")
+    token = tokens.new_token()
+    assert tokens.token_matches(token, tokens.hash_token(token))
+    assert not tokens.token_matches(token + "\n", tokens.hash_token(token))
