@@ -56,7 +56,9 @@ def loads(
 ) -> Any:
     """As `json.loads`; raises ValueError (UnicodeDecodeError included) for anything that is not JSON,
     nesting too deep for the interpreter included."""
-    text = document.decode("utf-8-sig") if isinstance(document, (bytes, bytearray)) else document
+    text = document.decode("utf-8") if isinstance(document, (bytes, bytearray)) else document
+    if text.startswith("\ufeff"):  # a byte-order mark, as json.loads accepts (the utf-8-sig codec costs an import)
+        text = text[1:]
     if _json is None:
         import json
 
