@@ -11,6 +11,7 @@ import pytest
 
 from runtime.emulator.pytest_plugin import start_emulator
 from tests.clients import local_s3
+from tests.transfer.conftest import SMALL_LIMITS
 
 MiB = 1024 * 1024
 BUCKET = "client-tests"
@@ -44,14 +45,7 @@ def start_api(*extra: str) -> RunningApi:
         f"TRANSFER_BUCKET={BUCKET}",  # the emulator no longer sets it for the function
         "--concurrency",
         "8",
-        "--env",
-        f"TRANSFER_MULTIPART_THRESHOLD_BYTES={6 * MiB}",
-        "--env",
-        f"TRANSFER_PART_SIZE_BYTES={5 * MiB}",
-        "--env",
-        f"TRANSFER_RELAY_THRESHOLD_BYTES={6 * MiB}",
-        "--env",
-        "TRANSFER_EVENTS_POLL_MS=200",
+        *SMALL_LIMITS,
         *extra,
     )
     return RunningApi(emulator)

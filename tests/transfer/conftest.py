@@ -14,6 +14,13 @@ from tests.clients import local_s3
 from tests.transfer.inprocess import InProcessAPI, make_service
 
 MiB = 1024 * 1024
+# Settings that make multipart, relay-or-redirect and live events happen with small files, fast.
+SMALL_LIMITS = (
+    f"--env=TRANSFER_MULTIPART_THRESHOLD_BYTES={6 * MiB}",
+    f"--env=TRANSFER_PART_SIZE_BYTES={5 * MiB}",
+    f"--env=TRANSFER_RELAY_THRESHOLD_BYTES={6 * MiB}",
+    "--env=TRANSFER_EVENTS_POLL_MS=200",
+)
 
 
 class TransferAPI:
@@ -28,20 +35,7 @@ class TransferAPI:
 
 @pytest.fixture(scope="module")
 def api():
-    emulator = start_emulator(
-        None,
-        "--concurrency",
-        "16",
-        "--env",
-        f"TRANSFER_MULTIPART_THRESHOLD_BYTES={6 * MiB}",
-        "--env",
-        f"TRANSFER_PART_SIZE_BYTES={5 * MiB}",
-        "--env",
-        f"TRANSFER_RELAY_THRESHOLD_BYTES={6 * MiB}",
-        "--env",
-        "TRANSFER_EVENTS_POLL_MS=200",
-        template=PROJECT_ROOT / "template.yaml",
-    )
+    emulator = start_emulator(None, "--concurrency", "16", *SMALL_LIMITS, template=PROJECT_ROOT / "template.yaml")
     try:
         yield TransferAPI(emulator)
     finally:
