@@ -155,22 +155,39 @@ def _spool(stream: BinaryIO, length: int) -> ReceivedBody:
     return ReceivedBody(spool, length, sha256.digest(), md5.digest())
 
 
+# Each base64 digest header: its WSGI key, digest length, the ReceivedBody field it must equal,
+# and S3's answers when it is malformed or does not match.
+_BASE64_DIGEST_HEADERS: tuple[tuple[str, int, str, tuple[str, str], str], ...] = (
+    (
+        "HTTP_CONTENT_MD5",
+        16,
+        "md5",
+        ("InvalidDigest", "The Content-MD5 you specified was invalid."),
+        "The Content-MD5 you specified did not match what we received.",
+    ),
+    (
+        "HTTP_X_AMZ_CHECKSUM_SHA256",
+        32,
+        "sha256",
+        ("InvalidRequest", "Value for x-amz-checksum-sha256 header is invalid."),
+        "The SHA256 you specified did not match the calculated checksum.",
+    ),
+)
+
+
 def check_body_digests(environ: Mapping[str, Any], body: ReceivedBody) -> None:
     """Content-MD5, x-amz-checksum-sha256 and a hex x-amz-content-sha256 must describe the body."""
     if _aws_chunked(environ):
         return  # the digests travel in the chunk trailer; moto decodes that framing itself
-    md5 = environ.get("HTTP_CONTENT_MD5")
-    if md5 is not None:
-        if _b64_digest(md5, 16) is None:
-            raise S3Error(400, "InvalidDigest", "The Content-MD5 you specified was invalid.")
-        if _b64_digest(md5, 16) != body.md5:
-            raise S3Error(400, "BadDigest", "The Content-MD5 you specified did not match what we received.")
-    checksum = environ.get("HTTP_X_AMZ_CHECKSUM_SHA256")
-    if checksum is not None:
-        if _b64_digest(checksum, 32) is None:
-            raise S3Error(400, "InvalidRequest", "Value for x-amz-checksum-sha256 header is invalid.")
-        if _b64_digest(checksum, 32) != body.sha256:
-            raise S3Error(400, "BadDigest", "The SHA256 you specified did not match the calculated checksum.")
+    for key, size, field, (invalid_code, invalid_message), mismatch_message in _BASE64_DIGEST_HEADERS:
+        sent = environ.get(key)
+        if sent is None:
+            continue
+        digest = _b64_digest(sent, size)
+        if digest is None:
+            raise S3Error(400, invalid_code, invalid_message)
+        if digest != getattr(body, field):
+            raise S3Error(400, "BadDigest", mismatch_message)
     content_sha = environ.get("HTTP_X_AMZ_CONTENT_SHA256", "")
     if len(content_sha) == 64 and content_sha.lower() != body.sha256.hex():
         raise S3Error(
