@@ -19,8 +19,8 @@ from runtime import json_codec
 TYPE_CHECKING = False  # typing costs ~12 ms of start-up; annotations are never evaluated
 if TYPE_CHECKING:
     import logging
-    from collections.abc import Mapping
-    from typing import TextIO
+    from collections.abc import Mapping, Sequence
+    from typing import Any, TextIO
 
 current_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
@@ -58,28 +58,87 @@ class RuntimeLog:
         self.write("INFO", message, request_id)
 
     def warning(self, message: str, request_id: str | None = None) -> None:
-        self.write("WARN", message, request_id)
+        self.write("WARNING", message, request_id)
 
     def error(self, message: str, request_id: str | None = None) -> None:
         self.write("ERROR", message, request_id)
+
+    def handler_error(self, error_type: str, message: str, stack_trace: Sequence[str]) -> None:
+        """A handler's failure, with its trace, as AWS's Python runtime logs one.
+
+        Lambda does not log what a runtime posts to `/error`, so without this line a failure
+        would reach the caller and never the function's log. JSON: AWS's fields (`errorType`,
+        `errorMessage`, `stackTrace`, `requestId`). Text: one entry whose later lines are the
+        trace, as `logger.exception` writes it here.
+        """
+        stream = self._stream or sys.stderr
+        request_id, now = current_request_id.get(), time.time()
+        if self.json_format:
+            record = {
+                "timestamp": _timestamp(now),
+                "level": "ERROR",
+                "errorType": error_type,
+                "errorMessage": message,
+                "requestId": request_id,
+                "stackTrace": list(stack_trace),
+            }
+            line = json_codec.dumps(record, ensure_ascii=False)
+        else:
+            trace = "".join(f"\n{frame}" for frame in stack_trace)
+            text = f"{error_type}: {message}" + (f"\nTraceback (most recent call last):{trace}" if trace else "")
+            line = format_line("ERROR", text, request_id, False, now)
+        stream.write(line + "\n")
+        stream.flush()
 
 
 def configure_stdlib_logging(log: RuntimeLog, environ: Mapping[str, str] = os.environ) -> None:
     """Give the root logger a handler that prints the request id, as AWS's runtime does.
 
-    Called after the handler module is imported, and only if `logging` was imported by then
-    (boto3 does): a function that never logs does not pay for the module at start-up. The level
-    stays Python's default (WARNING) unless AWS_LAMBDA_LOG_LEVEL sets one, as on AWS.
+    Called once `logging` has been imported (by the handler module, a library such as boto3, or
+    code run by an earlier invocation): a function that never logs does not pay for the module
+    at start-up. The level stays Python's default (WARNING) unless AWS_LAMBDA_LOG_LEVEL sets one,
+    as on AWS. Records look like those of AWS's Python runtime (`awslambdaric`): the level is
+    Python's name for it (`WARNING`); in JSON, `logger`, the exception's `errorType`,
+    `errorMessage`, `stackTrace` and `location`, and the record's `extra` fields are included.
     """
+    import json
     import logging
+
+    reserved = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 
     class LambdaFormatter(logging.Formatter):
         def format(self, record: logging.LogRecord) -> str:
+            if log.json_format:
+                return self._json(record)
             message = record.getMessage()
             if record.exc_info:
                 message = f"{message}\n{self.formatException(record.exc_info)}"
-            level = "WARN" if record.levelname == "WARNING" else record.levelname
-            return format_line(level, message, current_request_id.get(), log.json_format, record.created)
+            return format_line(record.levelname, message, current_request_id.get(), False, record.created)
+
+        def _json(self, record: logging.LogRecord) -> str:
+            error = record.exc_info[1] if record.exc_info else None
+            document = {
+                "timestamp": _timestamp(record.created),
+                "level": record.levelname,
+                "message": record.msg if isinstance(record.msg, dict) and not record.args else record.getMessage(),
+                "logger": record.name,
+                "requestId": current_request_id.get(),
+            }
+            if record.exc_info and error is not None:
+                document["errorType"] = type(error).__name__
+                document["errorMessage"] = str(error)
+                document["stackTrace"] = self._trace(record.exc_info)
+                document["location"] = f"{record.pathname}:{record.funcName}:{record.lineno}"
+            for name, value in vars(record).items():
+                if name not in reserved and name not in document:
+                    document[name] = value  # `extra={...}`
+            return json.dumps(document, ensure_ascii=False, default=str)
+
+        @staticmethod
+        def _trace(exc_info: Any) -> list[str]:
+            import traceback
+
+            return traceback.format_tb(exc_info[2])
 
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(LambdaFormatter())

@@ -14,6 +14,7 @@ or async-iterable (an async generator) is run on the environment's single event 
 from __future__ import annotations
 
 import os
+import sys
 
 from runtime import json_codec
 from runtime.api import ErrorPayload
@@ -45,6 +46,7 @@ class InvocationLoop:
         log: RuntimeLog,
         *,
         environ: MutableMapping[str, str] | None = os.environ,
+        on_logging_imported: Callable[[], None] | None = None,
     ) -> None:
         self.client = client
         self.handler = handler
@@ -52,6 +54,7 @@ class InvocationLoop:
         self.log = log
         self.environ = environ  # None when several loops share the process: the variable would race
         self.options = streaming_options(handler)
+        self.on_logging_imported = on_logging_imported  # called once, when `logging` first appears
 
     def run(self, invocations: int | None = None) -> None:
         """Serve `invocations` invocations (forever when None). Raises RuntimeAPIError when fatal."""
@@ -66,6 +69,9 @@ class InvocationLoop:
             served += 1
 
     def serve(self, invocation: Invocation) -> None:
+        if self.on_logging_imported is not None and "logging" in sys.modules:
+            self.on_logging_imported()  # an earlier invocation imported it: set it up as at init
+            self.on_logging_imported = None
         token = current_request_id.set(invocation.request_id)
         try:
             self._set_trace(invocation.trace_id)
@@ -93,7 +99,7 @@ class InvocationLoop:
             return json_codec.loads(invocation.event) if invocation.event else {}
         except ValueError as exc:
             error = ErrorPayload("Runtime.UnmarshalError", f"Unable to unmarshal input: {exc}")
-            self.client.post_error(invocation.request_id, error)
+            self._report(invocation.request_id, error)
             return _UNDECODABLE
 
     def _serve_buffered(self, invocation: Invocation, event: Any, context: LambdaContext) -> None:
@@ -102,13 +108,13 @@ class InvocationLoop:
             if hasattr(result, "__await__"):
                 result = _aio().run(result)
         except Exception as exc:
-            self.client.post_error(invocation.request_id, payload_from_exception(exc))
+            self._report(invocation.request_id, payload_from_exception(exc))
             return
         try:
             body = json_codec.dumps(result, ensure_ascii=False).encode("utf-8")
         except (TypeError, ValueError) as exc:
             error = ErrorPayload("Runtime.MarshalError", f"Unable to marshal response: {exc}")
-            self.client.post_error(invocation.request_id, error)
+            self._report(invocation.request_id, error)
             return
         self.client.post_response(invocation.request_id, body, "application/json")
 
@@ -132,11 +138,20 @@ class InvocationLoop:
         except Exception as exc:
             error = payload_from_exception(exc)
             if response.state is State.NEW:
-                self.client.post_error(request_id, error)
+                self._report(request_id, error)
             elif response.state is State.COMMITTED:
+                self._log_failure(error)
                 response.fail(error)
             return
         response.close()
+
+    def _report(self, request_id: str, error: ErrorPayload) -> None:
+        """Answer the invocation with `error` (`/error`), and log it."""
+        self._log_failure(error)
+        self.client.post_error(request_id, error)
+
+    def _log_failure(self, error: ErrorPayload) -> None:
+        self.log.handler_error(error.error_type, error.message, error.stack_trace)
 
 
 def _write_result(response: ResponseStream, result: Any) -> None:

@@ -53,7 +53,8 @@ def serve(address: RuntimeAddress, environ: Mapping[str, str], log: RuntimeLog, 
     client = _client(address, log)
     try:
         handler = load_handler(environ.get("_HANDLER"), environ.get("LAMBDA_TASK_ROOT", os.getcwd()))
-        if "logging" in sys.modules:  # the handler (or a library it imports, e.g. boto3) uses logging
+        logging_imported = "logging" in sys.modules  # by the handler, or a library it uses (boto3)
+        if logging_imported:
             configure_stdlib_logging(log, environ)
         initialize_handler(handler)
     except HandlerLoadError as exc:
@@ -64,7 +65,8 @@ def serve(address: RuntimeAddress, environ: Mapping[str, str], log: RuntimeLog, 
     if slot is not None:
         slot.ready()
     function = FunctionEnvironment.from_environ(environ)
-    message = _run(InvocationLoop(client, handler, function, log), log)
+    configure_later = None if logging_imported else (lambda: configure_stdlib_logging(log, environ))
+    message = _run(InvocationLoop(client, handler, function, log, on_logging_imported=configure_later), log)
     if slot is not None:
         slot.fatal(message)
     aio = sys.modules.get("runtime.aio")

@@ -128,7 +128,9 @@ class ScriptedPeer:
             data = self._recv()
 
 
-def run_loop(peer: ScriptedPeer, handler, invocations: int, environ: dict | None = None) -> list[str]:
+def run_loop(
+    peer: ScriptedPeer, handler, invocations: int, environ: dict | None = None, json_format: bool = False
+) -> list[str]:
     """Serve `invocations` invocations against `peer`; returns the runtime's log lines."""
     lines: list[str] = []
 
@@ -139,7 +141,7 @@ def run_loop(peer: ScriptedPeer, handler, invocations: int, environ: dict | None
         def flush(self) -> None:
             pass
 
-    log = RuntimeLog(json_format=False, stream=Sink())  # type: ignore[arg-type]
+    log = RuntimeLog(json_format=json_format, stream=Sink())  # type: ignore[arg-type]
     client = RuntimeClient(Connection(RuntimeAddress.parse("127.0.0.1:9001"), peer.connect), log_rejection(log))
     loop = InvocationLoop(client, handler, FunctionEnvironment.from_environ({}), log, environ=environ)
     loop.run(invocations)

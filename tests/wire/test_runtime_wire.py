@@ -9,7 +9,11 @@ import time
 import pytest
 
 from runtime import streaming, wire
-from runtime.client import RuntimeAPIError
+from runtime.api import RuntimeAddress
+from runtime.client import Connection, RuntimeAPIError, RuntimeClient
+from runtime.context import FunctionEnvironment
+from runtime.log import RuntimeLog
+from runtime.loop import InvocationLoop
 from tests.wire.scripted import ACCEPTED, ScriptedPeer, next_answer, run_loop, status_answer
 
 HOST = "Host: 127.0.0.1:9001\r\n"
@@ -66,6 +70,64 @@ def test_buffered_raise_posts_error_with_type_header_and_loop_continues():
     assert document["errorMessage"] == "x" and document["errorType"] == "ValueError"
     assert any("raise ValueError" in line for line in document["stackTrace"])
     assert peer.requests[3].body == b'"fine"'
+
+
+def test_a_handler_failure_is_logged_with_its_trace_as_well_as_reported():
+    """Lambda does not log what a runtime posts to /error: the runtime must, or no log shows it."""
+
+    def handler(event, context):
+        raise ValueError("boom")
+
+    peer = ScriptedPeer([next_answer("r1", {}), ACCEPTED])
+    lines = run_loop(peer, handler, 1)
+    assert len(lines) == 1
+    first, *trace = lines[0].rstrip("\n").split("\n")
+    level, _, request_id, message = first.split("\t")
+    assert (level, request_id, message) == ("[ERROR]", "r1", "ValueError: boom")
+    assert trace[0] == "Traceback (most recent call last):"
+    assert trace[-1].strip() == 'raise ValueError("boom")' and "in handler" in trace[-2]
+
+
+def test_a_handler_failure_in_json_format_carries_aws_error_fields():
+    def handler(event, context):
+        raise KeyError("missing")
+
+    peer = ScriptedPeer([next_answer("r1", {}), ACCEPTED])
+    (line,) = run_loop(peer, handler, 1, json_format=True)
+    record = json.loads(line)
+    assert record["level"] == "ERROR" and record["requestId"] == "r1"
+    assert record["errorType"] == "KeyError" and record["errorMessage"] == "'missing'"
+    assert record["stackTrace"] == json.loads(peer.requests[1].body)["stackTrace"]
+
+
+def test_a_failure_after_the_stream_began_is_logged_before_the_trailers_go():
+    @streaming
+    def handler(event, response, context):
+        response.write(b"partial")
+        raise RuntimeError("mid-stream")
+
+    peer = ScriptedPeer([next_answer("r1", {}), ACCEPTED])
+    lines = run_loop(peer, handler, 1)
+    assert len(lines) == 1 and "\tr1\tRuntimeError: mid-stream\nTraceback" in lines[0]
+    assert peer.requests[1].trailers["lambda-runtime-function-error-type"] == "RuntimeError"
+
+
+def test_logging_imported_after_init_is_set_up_before_the_next_invocation():
+    """A handler may import `logging` inside the function; the root logger is set up the first
+    time an invocation starts with `logging` imported, once (not at start-up, which it would slow)."""
+    order = []
+    peer = ScriptedPeer([next_answer("r1", {}), ACCEPTED, next_answer("r2", {}), ACCEPTED])
+    client = RuntimeClient(Connection(RuntimeAddress.parse("127.0.0.1:9001"), peer.connect), lambda *args: None)
+    loop = InvocationLoop(
+        client,
+        lambda event, context: order.append("handler"),
+        FunctionEnvironment.from_environ({}),
+        RuntimeLog(json_format=False),
+        environ=None,
+        on_logging_imported=lambda: order.append("configure"),
+    )
+    loop.run(2)  # pytest imported logging long ago: the first invocation finds it
+    assert order == ["configure", "handler", "handler"]
 
 
 def test_unencodable_return_value_is_a_marshal_error():
