@@ -101,6 +101,10 @@ class InvokeAPI:
         except BadClientContext as exc:
             self._error(call, 400, "InvalidRequestContentException", str(exc))
             return None
+        if not _is_json(call.payload):
+            message = "Could not parse request body into json: the payload is not a JSON document"
+            self._error(call, 400, "InvalidRequestContentException", message)
+            return None
         invocation = Invocation(
             call.payload,
             sink,
@@ -108,6 +112,8 @@ class InvokeAPI:
             trace_id=new_trace_id(),
             client_context=client_context,
         )
+        if isinstance(sink, EventStreamResponse):
+            sink.request_id = invocation.request_id
         try:
             call.pool.dispatch(invocation)
         except Throttled:
@@ -126,17 +132,18 @@ class InvokeAPI:
         invocation = self._start(call, sink)
         if invocation is None:
             return
+        request_id = ("x-amzn-RequestId", invocation.request_id)
         if invocation_type == "Event":
             threading.Thread(target=self._finish_in_background, args=(call.pool, invocation), daemon=True).start()
-            call.connection.respond(202, [EXECUTED_VERSION])
+            call.connection.respond(202, [EXECUTED_VERSION, request_id])
             self.access.write(call.request, 202, 0, call.started, "queued asynchronously")
             return
         outcome = call.pool.wait(invocation)
         if outcome.succeeded:
-            sent = call.connection.respond(200, [JSON, EXECUTED_VERSION], sink.raw_bytes)
+            sent = call.connection.respond(200, [JSON, EXECUTED_VERSION, request_id], sink.raw_bytes)
             self.access.write(call.request, 200, sent, call.started)
             return
-        headers = [JSON, ("X-Amz-Function-Error", "Unhandled"), EXECUTED_VERSION]
+        headers = [JSON, ("X-Amz-Function-Error", "Unhandled"), EXECUTED_VERSION, request_id]
         sent = call.connection.respond(200, headers, outcome.error_body or b"{}")
         self.access.write(call.request, 200, sent, call.started, outcome.describe())
 
@@ -187,6 +194,17 @@ def _client_context(request: IncomingRequest) -> str | None:
     if not isinstance(document, dict):
         raise BadClientContext("X-Amz-Client-Context must be base64 of a JSON object")
     return json.dumps(document, separators=(",", ":"))  # ASCII: a header value cannot break
+
+
+def _is_json(payload: bytes) -> bool:
+    """The Invoke API takes a JSON document (or nothing) and refuses anything else before invoking."""
+    if not payload.strip():
+        return True
+    try:
+        json.loads(payload)
+    except ValueError:  # UnicodeDecodeError included
+        return False
+    return True
 
 
 def _api_error(status: int, error_type: str, message: str) -> tuple[list[tuple[str, str]], bytes]:

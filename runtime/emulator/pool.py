@@ -137,7 +137,7 @@ class EnvironmentPool:
 
     def wait(self, invocation: Invocation) -> Outcome:
         """Block until `invocation` ends; past its deadline, its environment is killed (as Lambda
-        does on a timeout) and it fails with `Sandbox.Timeout`."""
+        does on a timeout) and it fails with `Sandbox.Timedout`."""
         while not invocation.wait(invocation.remaining()):  # wakes early when dispatch moves the deadline
             if invocation.remaining() <= 0:
                 self.time_out(invocation)
@@ -145,11 +145,11 @@ class EnvironmentPool:
         return invocation.outcome
 
     def time_out(self, invocation: Invocation) -> None:
-        message = f"Task timed out after {invocation.timeout:.2f} seconds"
+        message = f"RequestId: {invocation.request_id} Error: Task timed out after {invocation.timeout:.2f} seconds"
         for environment in self.environments():
             if environment.find_invocation(invocation.request_id) is invocation:
-                environment.kill("Sandbox.Timeout", message, culprit=invocation)
-        invocation.fail("Sandbox.Timeout", message)
+                environment.kill("Sandbox.Timedout", message, culprit=invocation)
+        invocation.fail("Sandbox.Timedout", message)
 
     def close(self) -> None:
         with self._lock:

@@ -210,6 +210,7 @@ class EventStreamResponse:
         self.status = 0
         self.sent = 0
         self.client_gone = False
+        self.request_id = ""  # the invocation's, once it exists: the head carries it
         self._lock = threading.Lock()
         self._head_written = False
 
@@ -240,7 +241,8 @@ class EventStreamResponse:
                     self._head_written = True
                     self.status = 200
                     self.connection.response_started = True
-                    self.connection.send(wire.encode_response_head(200, "OK", self.HEAD_FIELDS))
+                    fields = [*self.HEAD_FIELDS, ("x-amzn-RequestId", self.request_id)]
+                    self.connection.send(wire.encode_response_head(200, "OK", fields))
                 self.connection.send_pieces([wire.chunk_size_line(len(message)), message, wire.CRLF])
                 self.sent += len(message)
                 if end:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 
+import botocore.exceptions
+import pytest
+
 from tests.clients import local_lambda
 
 SAMPLES = "tests.handlers.samples"
@@ -25,6 +28,31 @@ def test_invoke_reports_function_error(lambda_emulator):
     assert answer["FunctionError"] == "Unhandled"
     document = json.loads(answer["Payload"].read())
     assert document["errorType"] == "ValueError" and document["errorMessage"] == "buffered failure"
+
+
+def test_invoke_reports_a_timeout_as_aws_names_it(lambda_emulator):
+    emulator = lambda_emulator(f"{SAMPLES}.sleeper", "--timeout", "1")
+    payload = json.dumps({"queryStringParameters": {"seconds": "30"}})
+    answer = lambda_client(emulator.url).invoke(FunctionName="local-function", Payload=payload)
+    assert answer["FunctionError"] == "Unhandled"
+    document = json.loads(answer["Payload"].read())
+    request_id = answer["ResponseMetadata"]["RequestId"]
+    assert document["errorType"] == "Sandbox.Timedout"
+    assert document["errorMessage"] == f"RequestId: {request_id} Error: Task timed out after 1.00 seconds"
+
+
+def test_a_payload_that_is_not_json_is_refused_before_any_invocation(lambda_emulator):
+    emulator = lambda_emulator(f"{SAMPLES}.echo")
+    client = lambda_client(emulator.url)
+    for call in (client.invoke, client.invoke_with_response_stream):
+        for payload in (b"not json", b'{"open": ', b"\xff\xfe"):
+            with pytest.raises(botocore.exceptions.ClientError) as refused:
+                call(FunctionName="local-function", Payload=payload)
+            assert refused.value.response["Error"]["Code"] == "InvalidRequestContentException"
+            assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    answer = client.invoke(FunctionName="local-function", Payload=b"")
+    assert answer["StatusCode"] == 200 and json.loads(answer["Payload"].read())["event"] == {}
+    assert "RequestId" in answer["ResponseMetadata"]
 
 
 def test_invoke_with_response_stream_yields_chunks_incrementally(lambda_emulator, tmp_path):

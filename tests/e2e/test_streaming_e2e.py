@@ -80,7 +80,7 @@ def test_timeout_cuts_the_stream_and_a_fresh_environment_serves_next(lambda_emul
         assert response.status_code == 200
         with pytest.raises(requests.exceptions.ChunkedEncodingError):
             response.content  # noqa: B018
-    assert "Sandbox.Timeout" in emulator.wait_for_log("stream cut")
+    assert "Sandbox.Timedout" in emulator.wait_for_log("stream cut")
     with requests.get(f"{emulator.url}?seconds=0", stream=True, timeout=30) as response:
         assert response.content == b"before sleep\nafter sleep\n"
 

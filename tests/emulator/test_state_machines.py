@@ -119,10 +119,10 @@ def test_a_late_end_after_a_timeout_changes_nothing():
     item = new_invocation(sink)
     item.dispatch()
     item.claim_response()
-    assert item.fail("Sandbox.Timeout", "late")
+    assert item.fail("Sandbox.Timedout", "late")
     assert not item.complete()
     assert not item.fail("Runtime.ExitError", "also late")
-    assert item.outcome.error_type == "Sandbox.Timeout"
+    assert item.outcome.error_type == "Sandbox.Timedout"
     assert [call for call in sink.calls if call[0] == "settle"] == [("settle", S.FAILED)]
 
 
