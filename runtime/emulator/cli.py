@@ -121,6 +121,8 @@ def _apply_overrides(function: FunctionConfig, args: argparse.Namespace, env: li
 
 
 def _template_path(args: argparse.Namespace) -> Path | None:
+    if args.template and args.handler:
+        raise UsageError("--template and --handler are alternatives: serve a template, or one handler")
     if args.template:
         return Path(args.template)
     if args.handler is None and Path(DEFAULT_TEMPLATE).is_file():
@@ -151,6 +153,8 @@ def build_config(args: argparse.Namespace) -> EmulatorConfig:
         functions = list(template.functions)
         buckets = list(template.buckets) + buckets
     else:
+        if not Path(args.task_root).is_dir():
+            raise UsageError(f"--task-root {args.task_root!r} is not a directory")
         functions = [
             FunctionConfig(
                 name="local-function",

@@ -23,13 +23,15 @@ def embedded_s3(
     """Run moto's S3 with `buckets` created; yields the environment a function needs to reach it."""
     try:
         import boto3
+        import moto.moto_server.werkzeug_app  # noqa: F401 - imported here so a missing moto is named here
         from werkzeug.serving import WSGIRequestHandler, make_server
 
         from runtime.emulator.s3_contract import enforcing_s3_app
     except ImportError as exc:
         raise SystemExit(
-            f"the embedded S3 needs moto[server] and boto3 ({exc}): pip install 'moto[server]' boto3"
-        ) from exc
+            f"the embedded S3 (for the template's buckets, or --s3) needs moto[server] and boto3 ({exc}): "
+            "pip install 'moto[server]' boto3 (or the [s3] extra), or pass --no-s3 to serve without it"
+        ) from None
 
     class QuietHandler(WSGIRequestHandler):
         timeout = 30  # a client that stops sending is dropped, as S3 does, instead of holding a thread

@@ -1,7 +1,8 @@
 """Functions and buckets from a SAM (or plain CloudFormation) template, for the emulator to serve.
 
 Read per function: `Handler`, `CodeUri` (a directory, or a .zip that is unpacked), `Runtime`,
-`Architectures`, `MemorySize`, `Timeout`, `Environment.Variables`, `FunctionName`, `Layers`
+`Architectures`, `MemorySize`, `Timeout`, `Environment.Variables`, `LoggingConfig` (as the
+variables Lambda sets from it), `FunctionName`, `Layers`
 (defined in the template, merged as Lambda merges them into /opt),
 `FunctionUrlConfig.InvokeMode` (or an `AWS::Lambda::Url` pointing at an `AWS::Lambda::Function`),
 with `Globals.Function` applied as SAM applies it (maps merged, lists appended, scalars
@@ -181,29 +182,38 @@ class _Reader:
         url_config = value.get("FunctionUrlConfig")
         invoke_mode = url_mode or (url_config.get("InvokeMode", BUFFERED) if isinstance(url_config, dict) else BUFFERED)
         architectures = value.get("Architectures") or ["x86_64"]
+        if not isinstance(architectures, list):
+            raise TemplateError(f"{where}.Architectures must be a list, such as [arm64]")
         code_dir = self._code_dir(logical_id, value.get("CodeUri" if kind == SERVERLESS_FUNCTION else "Code"))
         environment = self._environment(logical_id, properties, environment_overrides)
-        layers_dir = self._layers_dir(logical_id, properties.get("Layers"))
-        try:
-            return FunctionConfig(
-                name=self.physical[logical_id],
-                logical_id=logical_id,
-                handler=handler,
-                code_dir=code_dir,
-                invoke_mode=str(invoke_mode),
-                runtime=str(value.get("Runtime") or ""),
-                architecture=str(architectures[0]),
-                memory_mb=int(value.get("MemorySize", SAM_DEFAULTS["MemorySize"])),
-                timeout=float(value.get("Timeout", SAM_DEFAULTS["Timeout"])),
-                environment=environment,
-                layers_dir=layers_dir,
-            )
-        except (TypeError, ValueError) as exc:  # a property of the wrong kind (MemorySize: "big")
-            raise TemplateError(f"{where}: {exc}") from None
+        environment.update(logging_environment(value.get("LoggingConfig"), f"{where}.LoggingConfig"))
+        return FunctionConfig(
+            name=self.physical[logical_id],
+            logical_id=logical_id,
+            handler=handler,
+            code_dir=code_dir,
+            invoke_mode=str(invoke_mode),
+            runtime=str(value.get("Runtime") or ""),
+            architecture=str(architectures[0]),
+            memory_mb=int(positive_number(value, "MemorySize", where)),
+            timeout=positive_number(value, "Timeout", where),
+            environment=environment,
+            layers_dir=self._layers_dir(logical_id, properties.get("Layers")),
+        )
 
     def _resolved(self, properties: dict[str, Any], where: str) -> dict[str, Any]:
         """The properties the emulator uses, resolved (the environment is resolved separately)."""
-        used = ("Handler", "CodeUri", "Code", "Runtime", "Architectures", "MemorySize", "Timeout", "FunctionUrlConfig")
+        used = (
+            "Handler",
+            "CodeUri",
+            "Code",
+            "Runtime",
+            "Architectures",
+            "MemorySize",
+            "Timeout",
+            "FunctionUrlConfig",
+            "LoggingConfig",
+        )
         resolved = {}
         for name in used:
             if name in properties:
@@ -279,3 +289,34 @@ class _Reader:
             except local_code.NotLocal as exc:
                 raise TemplateError(f"{target}.Properties.ContentUri: {exc}") from None
         return local_code.merged(directories) if directories else None
+
+
+def positive_number(properties: dict[str, Any], name: str, where: str) -> float:
+    """A numeric property (Lambda's default when absent), or an error naming it."""
+    raw = properties.get(name, SAM_DEFAULTS[name])
+    try:
+        number = float(raw)
+    except (TypeError, ValueError):
+        raise TemplateError(f"{where}.{name} must be a number, not {raw!r}") from None
+    if not number > 0:
+        raise TemplateError(f"{where}.{name} must be positive, not {raw!r}")
+    return number
+
+
+def logging_environment(config: Any, where: str) -> dict[str, str]:
+    """`LoggingConfig` as the variables Lambda sets from it: the log format, and with JSON the
+    application log level (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-advanced.html)."""
+    if config is None:
+        return {}
+    if not isinstance(config, dict):
+        raise TemplateError(f"{where} must be a map")
+    log_format = str(config.get("LogFormat", "Text"))
+    if log_format not in ("Text", "JSON"):
+        raise TemplateError(f"{where}.LogFormat must be Text or JSON, not {log_format!r}")
+    environment = {"AWS_LAMBDA_LOG_FORMAT": log_format}
+    level = config.get("ApplicationLogLevel")
+    if level is not None and log_format == "JSON":
+        if str(level).upper() not in ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"):
+            raise TemplateError(f"{where}.ApplicationLogLevel must be TRACE, DEBUG, INFO, WARN, ERROR or FATAL")
+        environment["AWS_LAMBDA_LOG_LEVEL"] = str(level).upper()
+    return environment

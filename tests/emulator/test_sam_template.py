@@ -152,6 +152,46 @@ def test_unsupported_function_settings_are_clear_errors(project, replacement, me
         load_template(project / "template.yaml")
 
 
+@pytest.mark.parametrize(
+    ("replacement", "message"),
+    [
+        ('Timeout: "abc"', r"Worker.Properties.Timeout must be a number, not 'abc'"),
+        ("MemorySize: 0", r"Worker.Properties.MemorySize must be positive, not 0"),
+        ("Architectures: arm64", r"Worker.Properties.Architectures must be a list"),
+        ("LoggingConfig: {LogFormat: Yaml}", r"Worker.Properties.LoggingConfig.LogFormat must be Text or JSON"),
+        ("LoggingConfig: {LogFormat: JSON, ApplicationLogLevel: LOUD}", r"ApplicationLogLevel must be TRACE"),
+    ],
+)
+def test_function_properties_of_the_wrong_kind_are_named(project, replacement, message):
+    text = TEMPLATE.replace(
+        "      CodeUri: src/\n      Handler: app.worker",
+        f"      CodeUri: src/\n      {replacement}\n      Handler: app.worker",
+    )
+    (project / "template.yaml").write_text(text)
+    with pytest.raises(TemplateError, match=message):
+        load_template(project / "template.yaml")
+
+
+@pytest.mark.parametrize(
+    ("config", "variables"),
+    [
+        (
+            "{LogFormat: JSON, ApplicationLogLevel: debug}",
+            {"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "DEBUG"},
+        ),
+        ("{LogFormat: Text, ApplicationLogLevel: DEBUG}", {"AWS_LAMBDA_LOG_FORMAT": "Text"}),  # levels need JSON
+        ("{LogGroup: /custom}", {"AWS_LAMBDA_LOG_FORMAT": "Text"}),
+    ],
+)
+def test_logging_config_becomes_the_variables_lambda_sets(project, config, variables):
+    text = TEMPLATE.replace(
+        "      Handler: app.handler", f"      Handler: app.handler\n      LoggingConfig: {config}", 1
+    )
+    (project / "template.yaml").write_text(text)
+    environment = load_template(project / "template.yaml").functions[0].environment
+    assert {name: environment[name] for name in environment if name.startswith("AWS_LAMBDA_LOG")} == variables
+
+
 def test_zip_code_is_unpacked_with_its_modes(project):
     archive = project / "code.zip"
     with zipfile.ZipFile(archive, "w") as zipped:
