@@ -78,6 +78,8 @@ class Receiver:
         except MetadataError as exc:
             raise IntegrityError(str(exc)) from None
         target = target_path(self.options, metadata)
+        if not target.parent.is_dir():
+            raise UsageError(f"cannot save to {target}: {target.parent} is not a directory")
         if target.exists() and not self.options.force:
             raise UsageError(f"{target} already exists; choose another name with -o, or pass --force")
         if view["state"] == "pending":

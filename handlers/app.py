@@ -74,8 +74,9 @@ def _build_during_init() -> None:
     Measured with `./dev bench cold_start` (README): a cold request costs the same either way on
     an on-demand function (init and the first request are both on its path), but work done in
     the init phase is free with SnapStart, provisioned concurrency and Lambda's proactive
-    initialisation. A bad setting is not an init failure: every request answers 500 `misconfigured`
-    with its request id instead, and /health and the web page keep working.
+    initialisation. A bad setting is not an init failure (which Lambda would retry at every
+    request, each paying a cold start): every request answers 500 `misconfigured` with its request
+    id instead, and the log says which setting.
     """
     with contextlib.suppress(ConfigError):
         service()

@@ -57,6 +57,18 @@ def _int(environ: Mapping[str, str], name: str, default: int, minimum: int = 0) 
     return value
 
 
+def _default_within(environ: Mapping[str, str], name: str, default: int, minimum: int, maximum: int) -> int:
+    """A request's default, which must respect the configured maximum: a built-in default above it
+    comes down to it (MaxExpiryDays=1 makes the default one day, not a week the bucket's lifecycle
+    rule would cut short); a configured one above it is refused."""
+    if name not in environ:
+        return min(default, maximum)
+    value = _int(environ, name, default, minimum)
+    if value > maximum:
+        raise ConfigError(f"{name}={value} exceeds the configured maximum {maximum}")
+    return value
+
+
 def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
     bucket = environ.get("TRANSFER_BUCKET", "").strip()
     if not bucket:
@@ -72,6 +84,13 @@ def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
     if malformed:
         raise ConfigError("TRANSFER_CREATE_KEY_HASHES must list hex SHA-256 digests (64 characters), comma-separated")
     origins = tuple(o.strip() for o in environ.get("TRANSFER_ALLOWED_ORIGINS", "*").split(",") if o.strip())
+    max_expires_in = _int(
+        environ,
+        "TRANSFER_MAX_EXPIRES_IN",
+        _int(environ, "TRANSFER_MAX_EXPIRES_DAYS", 30, 1) * 24 * 3600,  # the template sets days
+        60,
+    )
+    max_max_downloads = _int(environ, "TRANSFER_MAX_MAX_DOWNLOADS", 10_000, 1)
     return Settings(
         bucket=bucket,
         prefix=environ.get("TRANSFER_PREFIX", "transfers/").strip("/") + "/",
@@ -81,15 +100,10 @@ def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
         part_size_bytes=part_size,
         max_transfer_bytes=_int(environ, "TRANSFER_MAX_BYTES", 100 * GiB, 1),
         max_metadata_bytes=_int(environ, "TRANSFER_MAX_METADATA_BYTES", 4096, 0),
-        default_expires_in=_int(environ, "TRANSFER_DEFAULT_EXPIRES_IN", 7 * 24 * 3600, 60),
-        max_expires_in=_int(
-            environ,
-            "TRANSFER_MAX_EXPIRES_IN",
-            _int(environ, "TRANSFER_MAX_EXPIRES_DAYS", 30, 1) * 24 * 3600,  # the template sets days
-            60,
-        ),
-        default_max_downloads=_int(environ, "TRANSFER_DEFAULT_MAX_DOWNLOADS", 10, 1),
-        max_max_downloads=_int(environ, "TRANSFER_MAX_MAX_DOWNLOADS", 10_000, 1),
+        default_expires_in=_default_within(environ, "TRANSFER_DEFAULT_EXPIRES_IN", 7 * 24 * 3600, 60, max_expires_in),
+        max_expires_in=max_expires_in,
+        default_max_downloads=_default_within(environ, "TRANSFER_DEFAULT_MAX_DOWNLOADS", 10, 1, max_max_downloads),
+        max_max_downloads=max_max_downloads,
         allowed_origins=origins or ("*",),
         public_s3_endpoint=environ.get("TRANSFER_PUBLIC_S3_ENDPOINT") or None,
         relay_threshold_bytes=_int(environ, "TRANSFER_RELAY_THRESHOLD_BYTES", 6 * 1000 * 1000, 0),

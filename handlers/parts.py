@@ -84,6 +84,7 @@ def _sign_part(service: Service, manifest: Manifest, item: Any, where: str, seen
 def list_parts(request: Request, service: Service) -> JsonResponse:
     manifest = authorise(request, service, owner=True, download=False).manifest
     require_pending(manifest)
+    require_live(manifest, service.clock())  # a resume that cannot finish should hear it first
     if manifest.method != "multipart":
         raise conflict("not_multipart", "this transfer uploads with one presigned PUT; it has no parts")
     parts = uploaded_parts(service, manifest)

@@ -56,6 +56,8 @@ def sha256_digest(document: Mapping[str, Any], field: str = "sha256") -> str | N
         raise invalid(field, "is not valid base64") from None
     if len(raw) != 32:
         raise invalid(field, "must be the base64 of a 32-byte SHA-256 digest")
+    if base64.b64encode(raw).decode("ascii") != value:  # unused low bits set: two spellings of one digest
+        raise invalid(field, "is not canonical base64 (encode the 32 digest bytes with padding)")
     return value
 
 

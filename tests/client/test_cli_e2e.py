@@ -209,6 +209,12 @@ def test_download_limit_and_existing_file(api, tmp_path):
     assert first.returncode == 0 and digest(tmp_path / "one.bin") == digest(source)
     exists = run_cli("receive", link, "-o", str(tmp_path / "one.bin"))
     assert exists.returncode == 2 and "already exists" in exists.stderr
+    nowhere = run_cli("receive", link, "-o", str(tmp_path / "missing-dir" / "x.bin"))
+    assert nowhere.returncode == 2 and "Traceback" not in nowhere.stderr
+    assert (
+        nowhere.stderr.strip()
+        == f"error: cannot save to {tmp_path}/missing-dir/x.bin: {tmp_path}/missing-dir is not a directory"
+    )
     second = run_cli("receive", link, "-o", str(tmp_path / "two.bin"))
     assert second.returncode == UnavailableError.exit_status and "download limit" in second.stderr
 

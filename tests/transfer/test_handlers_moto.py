@@ -76,6 +76,17 @@ def test_expired_pending_transfer_cannot_complete(service):
     assert status == 410 and body["error"]["code"] == "expired"
 
 
+def test_every_owner_route_of_an_expired_pending_multipart_transfer_says_expired(service):
+    size = service.settings.multipart_threshold_bytes + 1
+    status, created = call(service, "POST", "/transfers", {"size": size, "expires_in": 60})
+    assert status == 201 and created["upload"]["method"] == "multipart"
+    service.clock.now += 61
+    parts = f"/transfers/{created['id']}/parts"
+    for method, path, body in (("GET", parts, None), ("POST", parts, {"parts": [{"number": 1}]})):
+        status, answer = call(service, method, path, body, token=created["owner_token"])
+        assert (status, answer["error"]["code"]) == (410, "expired"), (method, path)
+
+
 def test_download_limit(service):
     created, done = ready_transfer(service, max_downloads=2)
     path = f"/transfers/{created['id']}/download-url"

@@ -50,6 +50,21 @@ def test_sha256_validation():
             validation.sha256_digest({"sha256": bad})
 
 
+def test_sha256_has_one_spelling_per_digest():
+    """The 43rd character of a 32-byte digest carries 2 unused bits: any other value of them decodes
+    to the same digest, so a comparison of strings would refuse the right body later."""
+    digest = bytes(range(32))
+    canonical = base64.b64encode(digest).decode()
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    last = alphabet.index(canonical[42])
+    spellings = [canonical[:42] + alphabet[last ^ bits] + "=" for bits in (1, 2, 3)]
+    assert all(base64.b64decode(spelling) == digest for spelling in spellings)
+    assert validation.sha256_digest({"sha256": canonical}) == canonical
+    for spelling in spellings:
+        with pytest.raises(ApiError, match="not canonical base64"):
+            validation.sha256_digest({"sha256": spelling})
+
+
 def settings(**overrides):
     return Settings(bucket="b", **overrides)
 
@@ -72,6 +87,18 @@ def test_settings_reject_parts_below_s3_minimum_and_missing_bucket():
         load_settings({"TRANSFER_BUCKET": "b", "TRANSFER_PART_SIZE_BYTES": str(4 * MiB)})
     with pytest.raises(ConfigError):
         load_settings({})
+
+
+def test_defaults_never_promise_more_than_the_configured_maximum():
+    """MaxExpiryDays=1 (the bucket's lifecycle deletes after a day) must not leave a 7-day default."""
+    short = load_settings({"TRANSFER_BUCKET": "b", "TRANSFER_MAX_EXPIRES_DAYS": "1", "TRANSFER_MAX_MAX_DOWNLOADS": "3"})
+    assert short.default_expires_in == short.max_expires_in == 24 * 3600
+    assert short.default_max_downloads == short.max_max_downloads == 3
+    assert load_settings({"TRANSFER_BUCKET": "b"}).default_expires_in == 7 * 24 * 3600
+    for name, value in (("TRANSFER_DEFAULT_EXPIRES_IN", "86401"), ("TRANSFER_DEFAULT_MAX_DOWNLOADS", "4")):
+        environ = {"TRANSFER_BUCKET": "b", "TRANSFER_MAX_EXPIRES_DAYS": "1", "TRANSFER_MAX_MAX_DOWNLOADS": "3"}
+        with pytest.raises(ConfigError, match=f"{name}={value} exceeds the configured maximum"):
+            load_settings({**environ, name: value})
 
 
 def test_manifest_part_lengths_and_round_trip():
