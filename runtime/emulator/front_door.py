@@ -136,7 +136,7 @@ class FunctionUrl:
             return
         response = _buffered_answer(sink)
         sent = connection.respond(response.status, response.headers, response.body, method=request.method)
-        self.access.write(request, response.status, sent, started)
+        self.access.write(request, response.status, sent, started, response.problem)
 
 
 def _buffered_answer(sink: CollectedResponse) -> function_url.HttpResponse:

@@ -55,6 +55,7 @@ class HttpResponse:
     status: int
     headers: list[tuple[str, str]]
     body: bytes
+    problem: str = ""  # why a returned value could not be an HTTP response (for the log, not the client)
 
 
 def is_text_content_type(content_type: str | None) -> bool:
@@ -162,6 +163,10 @@ def _add_body(event: dict[str, Any], body: bytes, content_type: str | None) -> N
 INTERNAL_ERROR = HttpResponse(502, [("content-type", "application/json")], b'{"Message":"Internal Server Error"}')
 
 
+def _unusable(problem: str) -> HttpResponse:
+    return HttpResponse(INTERNAL_ERROR.status, list(INTERNAL_ERROR.headers), INTERNAL_ERROR.body, problem)
+
+
 def _fields(headers: object, cookies: object) -> list[tuple[str, str]] | None:
     """Response fields from a returned `headers` map and `cookies` list; None if one is not HTTP."""
     if not isinstance(headers, dict) or not isinstance(cookies, list):
@@ -182,18 +187,21 @@ def interpret_buffered(payload: bytes) -> HttpResponse:
     """A BUFFERED Function URL's reading of a function's return value.
 
     A value that cannot become an HTTP response (not JSON, a status outside 200-599, a header
-    that is not a valid HTTP field, a body that is not valid base64) is the function's error: 502.
+    that is not a valid HTTP field, a body that is not valid base64) is the function's error: 502,
+    with the reason for the emulator's log (the client sees only Lambda's generic body).
     """
     try:
         document = json.loads(payload)
     except (ValueError, RecursionError):
-        return INTERNAL_ERROR
+        return _unusable("the returned value is not JSON")
     if not isinstance(document, dict) or "statusCode" not in document:
         return HttpResponse(200, [("content-type", "application/json")], payload)
     status = document.get("statusCode")
+    if isinstance(status, bool) or not isinstance(status, int) or not 200 <= status <= 599:
+        return _unusable(f"statusCode {status!r} is not an integer from 200 to 599")
     headers = _fields(document.get("headers") or {}, document.get("cookies") or [])
-    if isinstance(status, bool) or not isinstance(status, int) or not 200 <= status <= 599 or headers is None:
-        return INTERNAL_ERROR
+    if headers is None:
+        return _unusable("headers must be a map and cookies a list, of valid HTTP field names and values")
     body = document.get("body")
     if body is None:
         data = b""
@@ -203,7 +211,7 @@ def interpret_buffered(payload: bytes) -> HttpResponse:
         try:
             data = base64.b64decode(body, validate=True)
         except ValueError:
-            return INTERNAL_ERROR
+            return _unusable("isBase64Encoded is true but body is not valid base64")
     else:
         data = body.encode("utf-8")
     if not any(name == "content-type" for name, _ in headers):

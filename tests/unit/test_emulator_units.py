@@ -105,19 +105,22 @@ def test_throttle_allows_burst_then_paces():
 
 
 @pytest.mark.parametrize(
-    "returned",
+    ("returned", "problem"),
     [
-        {"statusCode": 200, "headers": {"x-a": "b\r\nSet-Cookie: evil=1"}},
-        {"statusCode": 200, "headers": {"x-name": "\u20ac"}},
-        {"statusCode": 200, "headers": {"bad name": "v"}},
-        {"statusCode": 200, "cookies": ["a=1\nb"]},
-        {"statusCode": 200, "cookies": "a=1"},
-        {"statusCode": 100},
-        {"statusCode": 200, "body": "!!", "isBase64Encoded": True},
+        ({"statusCode": 200, "headers": {"x-a": "b\r\nSet-Cookie: evil=1"}}, "valid HTTP field"),
+        ({"statusCode": 200, "headers": {"x-name": "\u20ac"}}, "valid HTTP field"),
+        ({"statusCode": 200, "headers": {"bad name": "v"}}, "valid HTTP field"),
+        ({"statusCode": 200, "cookies": ["a=1\nb"]}, "valid HTTP field"),
+        ({"statusCode": 200, "cookies": "a=1"}, "cookies a list"),
+        ({"statusCode": 100}, "statusCode 100 is not an integer from 200 to 599"),
+        ({"statusCode": "201"}, "statusCode '201' is not an integer"),
+        ({"statusCode": 200, "body": "!!", "isBase64Encoded": True}, "body is not valid base64"),
     ],
 )
-def test_a_buffered_value_that_cannot_be_http_is_a_502(returned):
-    assert function_url.interpret_buffered(json.dumps(returned).encode()).status == 502
+def test_a_buffered_value_that_cannot_be_http_is_a_502_whose_reason_is_logged(returned, problem):
+    response = function_url.interpret_buffered(json.dumps(returned).encode())
+    assert response.status == 502 and response.body == b'{"Message":"Internal Server Error"}'
+    assert problem in response.problem
 
 
 def test_buffered_header_numbers_become_text():
