@@ -55,6 +55,8 @@ def request_from_event(event: Mapping[str, Any]) -> Request:
 def _request_from_event(event: Mapping[str, Any]) -> Request:
     context = event.get("requestContext") or {}
     http = context.get("http") or {}
+    if not isinstance(http.get("method"), str) or not http["method"]:
+        raise TypeError("no requestContext.http.method: not a Function URL request")  # e.g. `{}` from Invoke
     body_text = event.get("body") or ""
     if event.get("isBase64Encoded"):
         try:
@@ -65,7 +67,7 @@ def _request_from_event(event: Mapping[str, Any]) -> Request:
         body = body_text.encode("utf-8")
     headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
     return Request(
-        method=str(http.get("method") or "GET").upper(),
+        method=http["method"].upper(),
         path=str(event.get("rawPath") or http.get("path") or "/"),
         query={str(k): str(v) for k, v in (event.get("queryStringParameters") or {}).items()},
         headers=headers,

@@ -31,6 +31,7 @@ from runtime.emulator.renderers import CollectedResponse, EventStreamResponse
 INVOKE_ROUTE = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations$")
 STREAM_ROUTE = re.compile(r"^/2021-11-15/functions/([^/]+)/response-streaming-invocations$")
 EXECUTED_VERSION = ("X-Amz-Executed-Version", "$LATEST")
+INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
 JSON = ("Content-Type", "application/json")
 Logger = Callable[[str], None]
 
@@ -124,6 +125,10 @@ class InvokeAPI:
     def _invoke(self, call: Call) -> None:
         assert call.pool is not None
         invocation_type = call.request.header("x-amz-invocation-type", "RequestResponse")
+        if invocation_type not in INVOCATION_TYPES:
+            message = f"InvocationType {invocation_type[:64]!r} is not one of {', '.join(INVOCATION_TYPES)}"
+            self._error(call, 400, "InvalidParameterValueException", message)
+            return
         if invocation_type == "DryRun":
             call.connection.respond(204, [EXECUTED_VERSION])
             self.access.write(call.request, 204, 0, call.started)

@@ -6,6 +6,7 @@ import json
 
 import botocore.exceptions
 import pytest
+import requests
 
 from tests.clients import local_lambda
 
@@ -53,6 +54,14 @@ def test_a_payload_that_is_not_json_is_refused_before_any_invocation(lambda_emul
     answer = client.invoke(FunctionName="local-function", Payload=b"")
     assert answer["StatusCode"] == 200 and json.loads(answer["Payload"].read())["event"] == {}
     assert "RequestId" in answer["ResponseMetadata"]
+
+
+def test_an_unknown_invocation_type_is_refused(lambda_emulator):
+    emulator = lambda_emulator(f"{SAMPLES}.echo")
+    url = f"{emulator.invoke_url}2015-03-31/functions/local-function/invocations"
+    answer = requests.post(url, data=b"{}", headers={"X-Amz-Invocation-Type": "Bogus"}, timeout=30)
+    assert answer.status_code == 400 and answer.headers["x-amzn-ErrorType"] == "InvalidParameterValueException"
+    assert "'Bogus' is not one of RequestResponse, Event, DryRun" in answer.json()["message"]
 
 
 def test_invoke_with_response_stream_yields_chunks_incrementally(lambda_emulator, tmp_path):

@@ -171,7 +171,16 @@ def test_json_parser_rejects_everything_but_objects():
 def test_event_of_unexpected_shape_is_a_400_not_a_crash():
     from handlers.http import request_from_event
 
-    for event in ({"body": 5}, {"headers": 3}, {"requestContext": "x"}, {"body": "\ud800"}):
+    shapes = (
+        {},  # what `aws lambda invoke` sends by default: not a request for the send page
+        {"rawPath": "/health"},
+        {"requestContext": {"http": {"method": 5}}},
+        {"body": 5},
+        {"headers": 3},
+        {"requestContext": "x"},
+        {"body": "\ud800"},
+    )
+    for event in shapes:
         with pytest.raises(ApiError) as caught:
             request_from_event(event)
         assert caught.value.status == 400
