@@ -198,8 +198,10 @@ class ServerConnection:
                 return
             try:
                 data = self._recv(self.limits.body_timeout)
-            except (TimeoutError, OSError):
-                raise ClientGone("the request body stalled") from None
+            except TimeoutError:
+                raise RequestRejected(408, "the request body stalled") from None  # answered, if nothing was yet
+            except OSError:
+                raise ClientGone("the connection failed mid-body") from None
             if not data:
                 raise ClientGone("the peer closed the connection mid-body")
             self._feed(data)

@@ -209,6 +209,8 @@ class RequestParser:
         if end < 0:
             if len(self._buffer) > MAX_HEAD_BYTES + 3:  # the last 3 bytes may begin the blank line
                 raise FieldsTooLarge(f"request head exceeds {MAX_HEAD_BYTES} bytes")
+            if self._buffer.count(b"\n") != self._buffer.count(b"\r\n"):
+                raise WireError("a line of the request head ends in a bare LF, not CRLF")  # not a wait
             return []
         head = parse_request_head(bytes(self._buffer[:end]))
         framing = request_body_framing(head)

@@ -172,7 +172,23 @@ def parse_request_head(head: bytes) -> RequestHead:
             raise UnsupportedVersion(f"{version} is not supported")
         raise WireError(f"malformed HTTP version {version[:20]!r}")
     fields = tuple(parse_field_lines(lines))
-    return RequestHead(method, target, version, fields, join_fields(fields))
+    hosts = sum(1 for name, _ in fields if name == "host")
+    if hosts > 1:
+        raise WireError("more than one Host field")
+    if hosts == 0 and version == "HTTP/1.1":
+        raise WireError("an HTTP/1.1 request needs a Host field")
+    return RequestHead(method, origin_form(target), version, fields, join_fields(fields))
+
+
+def origin_form(target: str) -> str:
+    """The path and query of a request target: a server must accept the absolute form
+    (`http://host/path?q`, RFC 9112 §3.2.2) as well as the usual origin form (`/path?q`)."""
+    scheme, separator, rest = target.partition("://")
+    if not separator or scheme.lower() not in ("http", "https"):
+        return target
+    authority_end = min((rest.find(mark) for mark in "/?" if mark in rest), default=len(rest))
+    path = rest[authority_end:]
+    return path if path.startswith("/") else "/" + path
 
 
 def parse_response_head(head: bytes) -> ResponseHead:

@@ -22,6 +22,15 @@ def emulator():
     running.stop()
 
 
+def test_an_absolute_form_target_reaches_the_function_as_its_path(emulator):
+    port = emulator.url.rstrip("/").rsplit(":", 1)[1]
+    request = f"GET http://127.0.0.1:{port}/ok?a=1 HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+    response = exchange(emulator.url, request)
+    assert (
+        response.status == 200 and b'"rawPath": "/ok"' in response.body and b'"rawQueryString": "a=1"' in response.body
+    )
+
+
 def assert_served_after(emulator) -> None:
     response = exchange(emulator.url, GOOD)
     assert response.status == 200 and b'"rawPath": "/ok"' in response.body
@@ -49,6 +58,9 @@ def post(fields: str, body: bytes = b"") -> bytes:
         (b"GET / HTTP/1.1\r\nHost: x\r\nBad Name: a\r\n\r\n", 400),
         (b"GET /\x7f HTTP/1.1\r\nHost: x\r\n\r\n", 400),
         (b"NOT-HTTP\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nX: y\r\n\r\n", 400),  # no Host
+        (b"GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\nHost: x\n\n", 400),  # bare LF: refused at once, not left to time out
     ],
 )
 def test_malformed_requests_get_a_status_and_a_closed_connection(emulator, request_bytes, status):

@@ -126,3 +126,23 @@ def test_a_buffered_value_that_cannot_be_http_is_a_502_whose_reason_is_logged(re
 def test_buffered_header_numbers_become_text():
     response = function_url.interpret_buffered(b'{"statusCode": 200, "headers": {"x-n": 5, "x-b": true}}')
     assert ("x-n", "5") in response.headers and ("x-b", "true") in response.headers
+
+
+def test_a_body_that_stalls_is_refused_with_408_and_a_closed_peer_is_client_gone():
+    import socket
+
+    from runtime.emulator.http_connection import ClientGone, ConnectionLimits, RequestRejected, ServerConnection
+
+    limits = ConnectionLimits(body_timeout=0.05)
+    for then_close, expected in ((False, RequestRejected), (True, ClientGone)):
+        server_side, client_side = socket.socketpair()
+        with server_side, client_side:
+            connection = ServerConnection(server_side, ("peer", 0), limits)
+            client_side.sendall(b'POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"size"')
+            if then_close:
+                client_side.shutdown(socket.SHUT_WR)
+            assert connection.read_request() is not None
+            with pytest.raises(expected) as stopped:
+                connection.read_body(1000)
+            if expected is RequestRejected:
+                assert stopped.value.status == 408

@@ -266,8 +266,46 @@ def test_size_line_limit_does_not_depend_on_how_the_line_arrives():
 
 
 def framing_of(*fields: tuple[str, str], version: str = "HTTP/1.1") -> wire.BodyFraming:
-    head = "POST / " + version + "\r\n" + "".join(f"{n}: {v}\r\n" for n, v in fields)
+    head = "POST / " + version + "\r\nHost: h\r\n" + "".join(f"{n}: {v}\r\n" for n, v in fields)
     return wire.request_body_framing(wire.parse_request_head(head.encode("latin-1").rstrip(b"\r\n")))
+
+
+@pytest.mark.parametrize(
+    ("head", "problem"),
+    [
+        (b"GET / HTTP/1.1\r\nX: 1", "needs a Host field"),
+        (b"GET / HTTP/1.1\r\nHost: a\r\nHost: a", "more than one Host field"),
+        (b"GET / HTTP/1.0\r\nHost: a\r\nHost: b", "more than one Host field"),
+    ],
+)
+def test_host_is_required_once_in_http_1_1_and_never_repeated(head, problem):
+    """RFC 9112 §3.2: a server must answer 400 to either."""
+    with pytest.raises(wire.WireError, match=problem):
+        wire.parse_request_head(head)
+    assert wire.parse_request_head(b"GET / HTTP/1.0").headers == {}  # HTTP/1.0 may leave it out
+
+
+@pytest.mark.parametrize(
+    ("target", "origin"),
+    [
+        ("http://127.0.0.1:9000/health", "/health"),
+        ("HTTP://h/a/b?x=1&y=/z", "/a/b?x=1&y=/z"),
+        ("https://h?q=1", "/?q=1"),
+        ("http://h", "/"),
+        ("/plain?x=http://h/", "/plain?x=http://h/"),
+    ],
+)
+def test_an_absolute_form_target_is_read_as_its_path_and_query(target, origin):
+    """RFC 9112 §3.2.2: a server must accept the absolute form, as proxies send it."""
+    head = wire.parse_request_head(f"GET {target} HTTP/1.1\r\nHost: h".encode())
+    assert head.target == origin
+
+
+def test_a_head_with_bare_lf_line_ends_is_refused_at_once_not_waited_for():
+    parser = wire.RequestParser()
+    assert parser.feed(b"GET / HTTP/1.1\r\n") == []  # an unfinished head: wait for more
+    with pytest.raises(wire.WireError, match="bare LF"):
+        parser.feed(b"Host: h\n\n")
 
 
 def test_request_head_keeps_field_order_and_joins_repeats():
