@@ -143,8 +143,13 @@ def put_presigned(
     body: bytes | CiphertextFile,
     progress: Progress,
 ) -> None:
-    """PUT `body` to a presigned URL with exactly the signed headers; retried, progress rolled back."""
+    """PUT `body` to a presigned URL with exactly the signed headers; retried, progress rolled back.
+
+    A create-only PUT (`if-none-match: *`) that is refused with 412 on a retry found what an
+    earlier attempt stored before its answer was lost: that is success (`complete` checks it).
+    """
     sent = [0]
+    attempts = [0]
 
     def count(n: int) -> None:
         sent[0] += n
@@ -153,10 +158,15 @@ def put_presigned(
     def once() -> requests.Response:
         progress.advance(-sent[0])
         sent[0] = 0
+        attempts[0] += 1
         wanted = {k: v for k, v in headers.items() if k.lower() != "content-length"}  # set from the body
         return session.put(url, data=CountingBody(body, count), headers=wanted, timeout=(10, 300))
 
     response = with_retries(api.retry, "uploading to storage", once)
+    create_only = any(k.lower() == "if-none-match" for k in headers)
+    if response.status_code == 412 and create_only and attempts[0] > 1:
+        progress.advance((body.size if isinstance(body, CiphertextFile) else len(body)) - sent[0])
+        return
     if response.status_code >= 400:
         raise ServiceError(response.status_code, "storage_refused", response.text[:300])
 

@@ -129,8 +129,9 @@ def _upload_instructions(service: Service, manifest: Manifest) -> dict[str, Any]
         "Bucket": service.bucket,
         "Key": service.ciphertext_key(manifest.id),
         "ContentLength": manifest.size,
+        "IfNoneMatch": "*",  # create-only: once stored, the ciphertext of a transfer never changes
     }
-    headers = {"content-length": str(manifest.size)}
+    headers = {"content-length": str(manifest.size), "if-none-match": "*"}
     if manifest.sha256:
         params["ChecksumSHA256"] = manifest.sha256
         headers["x-amz-checksum-sha256"] = manifest.sha256

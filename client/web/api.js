@@ -88,6 +88,10 @@ const TransferApi = (() => {
         onProgress(body.byteLength);
         return;
       } catch (error) {
+        if (error.status === 412 && attempt > 1 && 'if-none-match' in headers) {
+          onProgress(body.byteLength); // create-only: an earlier attempt stored it before its answer was lost
+          return;
+        }
         onProgress(0);
         const transient = error.status === 0 || error.status === 403 || error.status >= 500 || error.status === 429;
         if (!transient || attempt >= ATTEMPTS) throw error;

@@ -219,6 +219,39 @@ def test_download_limit_and_existing_file(api, tmp_path):
     assert second.returncode == UnavailableError.exit_status and "download limit" in second.stderr
 
 
+class AnswerLostOnce(requests.Session):
+    """The first PUT reaches storage, then its answer is lost, as on a connection cut after the body."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.puts = 0
+
+    def put(self, url, **kwargs):
+        self.puts += 1
+        response = super().put(url, **kwargs)
+        if self.puts == 1:
+            response.close()
+            raise requests.ConnectionError("connection reset before the answer")
+        return response
+
+
+def test_a_single_upload_whose_answer_was_lost_is_not_failed_by_its_retry(api):
+    from client.api import RetryPolicy, TransferApi
+    from client.progress import Progress
+    from client.send import put_presigned
+
+    data = random.randbytes(5000)
+    created = requests.post(f"{api.url}/transfers", json={"size": len(data)}, timeout=30).json()
+    upload, session = created["upload"], AnswerLostOnce()
+    client = TransferApi(api.url, retry=RetryPolicy(sleep=lambda seconds: None))
+    with Progress(len(data), "Uploading", show=False) as progress:
+        put_presigned(session, client, upload["url"], upload["headers"], data, progress)  # 412 on the retry
+    assert session.puts == 2
+    owner = {"authorization": f"Bearer {created['owner_token']}"}
+    done = requests.post(f"{api.url}/transfers/{created['id']}/complete", headers=owner, timeout=30)
+    assert done.status_code == 200 and done.json()["state"] == "ready"
+
+
 class WatchingSession(requests.Session):
     """Sets `following` once the client has opened the transfer's event stream."""
 

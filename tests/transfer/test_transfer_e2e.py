@@ -62,6 +62,21 @@ def test_single_upload_complete_download_identical(api):
     assert "owner_token_hash" not in view.text
 
 
+def test_a_single_upload_is_create_only(api):
+    """Once stored, a transfer's ciphertext never changes, even through its still-valid URL."""
+    original = os.urandom(1000)
+    transfer = create(api, size=len(original))  # no sha256: nothing else would bind the bytes
+    upload = transfer["upload"]
+    assert upload["headers"]["if-none-match"] == "*"
+    assert put_presigned(upload["url"], upload["headers"], original).status_code == 200
+    complete(api, transfer)
+    replaced = put_presigned(upload["url"], upload["headers"], b"B" * 1000)
+    assert replaced.status_code == 412 and b"PreconditionFailed" in replaced.content
+    without_condition = {k: v for k, v in upload["headers"].items() if k != "if-none-match"}
+    assert put_presigned(upload["url"], without_condition, b"B" * 1000).status_code == 403  # signed header
+    assert download(api, transfer["id"], transfer["download_token"]) == original
+
+
 def sign(api, transfer, parts):
     response = requests.post(
         f"{api.url}/transfers/{transfer['id']}/parts",
