@@ -119,9 +119,13 @@ def test_presigned_urls_bind_length_and_checksum(service):
     status, created = call(service, "POST", "/transfers", {"size": 5, "sha256": digest})
     assert status == 201
     url = created["upload"]["url"]
-    assert "X-Amz-SignedHeaders=content-length%3Bhost%3Bx-amz-checksum-sha256" in url
+    assert "X-Amz-SignedHeaders=content-length%3Bhost%3Bif-none-match%3Bx-amz-checksum-sha256" in url
     assert "X-Amz-Expires=900" in url
-    assert created["upload"]["headers"] == {"content-length": "5", "x-amz-checksum-sha256": digest}
+    assert created["upload"]["headers"] == {
+        "content-length": "5",
+        "if-none-match": "*",
+        "x-amz-checksum-sha256": digest,
+    }
 
 
 class RacingS3:
