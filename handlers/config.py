@@ -42,6 +42,7 @@ class Settings:
     public_s3_endpoint: str | None = None
     relay_threshold_bytes: int = 6 * 1000 * 1000
     events_poll_seconds: float = 2.0
+    events_max_seconds: int = 30  # one stream's life; the client reconnects (an abandoned one ends by then)
     create_key_hashes: tuple[str, ...] = ()  # SHA-256 (hex) of the keys that may create transfers; () = anyone
 
 
@@ -108,5 +109,6 @@ def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
         public_s3_endpoint=environ.get("TRANSFER_PUBLIC_S3_ENDPOINT") or None,
         relay_threshold_bytes=_int(environ, "TRANSFER_RELAY_THRESHOLD_BYTES", 6 * 1000 * 1000, 0),
         events_poll_seconds=_int(environ, "TRANSFER_EVENTS_POLL_MS", 2000, 100) / 1000,
+        events_max_seconds=_int(environ, "TRANSFER_EVENTS_MAX_SECONDS", 30, 5),
         create_key_hashes=hashes,
     )

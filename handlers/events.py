@@ -5,7 +5,10 @@ The stream polls S3 cheaply: a conditional GET of the manifest with `If-None-Mat
 is one `state` event whose `id:` is `<manifest revision>.<parts uploaded>`; a client reconnecting
 with `Last-Event-ID` gets no event until something changed after that id. A `retry:` hint opens
 the stream and a comment heartbeat goes out every 15 s. The stream ends cleanly when the transfer
-is deleted, expires or has no download allowance left, and before the invocation runs out of time.
+is deleted, expires or has no download allowance left, and after `TRANSFER_EVENTS_MAX_SECONDS`
+(30) or before the invocation runs out of time, whichever is first, asking the client to reconnect:
+Lambda never tells a function that its client went away, so this bounds what an abandoned stream
+holds (one concurrent invocation) to half a minute rather than the function's whole timeout.
 """
 
 from __future__ import annotations
@@ -79,7 +82,7 @@ class EventStream:
 
     def run(self) -> Iterator[bytes]:
         yield f"retry: {RETRY_MILLISECONDS}\n\n".encode()
-        last_beat = self.monotonic()
+        started = last_beat = self.monotonic()
         while True:
             snapshot = self._poll()
             if snapshot.event_id != self.last_seen:
@@ -90,7 +93,8 @@ class EventStream:
             if reason:
                 yield format_event("end", {"reason": reason})
                 return
-            if self.remaining_ms() < self.interval * 1000 + STOP_MARGIN_MS:
+            out_of_time = self.remaining_ms() < self.interval * 1000 + STOP_MARGIN_MS
+            if out_of_time or self.monotonic() - started >= self.service.settings.events_max_seconds:
                 yield format_event("end", {"reason": "timeout", "reconnect": True})
                 return
             if self.monotonic() - last_beat >= HEARTBEAT_SECONDS:

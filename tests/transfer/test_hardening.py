@@ -185,3 +185,20 @@ def test_event_of_unexpected_shape_is_a_400_not_a_crash():
             request_from_event(event)
         assert caught.value.status == 400
     assert request_from_event(function_url_event("GET", "/health")).path == "/health"
+
+
+def test_an_event_stream_ends_asking_to_reconnect_after_its_maximum_life(inprocess):
+    """Lambda never says the client left: a stream must end by itself long before a 15-minute timeout."""
+    transfer = inprocess.create(size=5)
+    manifest, _ = inprocess.service.store.load(transfer["id"])
+    clock = [0.0]
+
+    def sleep(seconds: float) -> None:
+        clock[0] += seconds
+
+    plenty_of_time = lambda: 900_000  # noqa: E731 - the function's own timeout is far away
+    stream = EventStream(inprocess.service, manifest, plenty_of_time, None, sleep=sleep, monotonic=lambda: clock[0])
+    events = [part for part in b"".join(stream.run()).split(b"\n\n") if part]
+    assert events[-1] == b'event: end\ndata: {"reason":"timeout","reconnect":true}'
+    limit = inprocess.service.settings.events_max_seconds
+    assert limit <= clock[0] < limit + inprocess.service.settings.events_poll_seconds + 1
