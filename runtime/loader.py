@@ -45,7 +45,36 @@ def load_handler(spec: str | None, task_root: str, layers_root: str = LAYERS_ROO
         raise _error("Runtime.HandlerNotFound", f"Handler '{function_name}' missing on module '{module_name}'")
     if not callable(handler):
         raise _error("Runtime.HandlerNotFound", f"Handler '{spec}' is not callable")
+    framework = _unwrapped_app(handler)
+    if framework is not None:
+        wrapper = "asgi_handler" if framework == "ASGI" else "wsgi_handler"
+        raise _error(
+            "Runtime.HandlerNotFound",
+            f"Handler '{spec}' is an {framework} application, which Lambda cannot call as handler(event, "
+            f"context): add `handler = runtime.{wrapper}({function_name})` to '{module_name}' and name "
+            f"'{module_name}.handler' as the handler",
+        )
     return handler
+
+
+def _unwrapped_app(handler: object) -> str | None:
+    """ "ASGI" or "WSGI" when `handler` is an application object rather than a Lambda handler, judged
+    from the names of its `__call__`'s parameters (FastAPI, Starlette, Flask, Django...)."""
+    if hasattr(handler, "__code__"):
+        return None  # a function: a handler (or a mistake its call will name)
+    code = getattr(type(handler).__dict__.get("__call__"), "__code__", None)
+    for base in type(handler).__mro__[1:]:
+        if code is not None:
+            break
+        code = getattr(base.__dict__.get("__call__"), "__code__", None)
+    if code is None:
+        return None
+    names = code.co_varnames[1 : code.co_argcount]
+    if names == ("scope", "receive", "send"):
+        return "ASGI"
+    if names == ("environ", "start_response"):
+        return "WSGI"
+    return None
 
 
 def _set_path(task_root: str, layers_root: str) -> None:

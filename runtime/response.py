@@ -176,6 +176,9 @@ class Sent:
 SENT = Sent()
 
 
+CO_VARARGS = 0x04  # a code flag: the function takes *args (inspect.CO_VARARGS, without importing inspect)
+
+
 def streaming(handler: Any = None, /, *, http_integration: bool = True) -> Any:
     """Mark `handler(event, response, context)` as a streaming handler.
 
@@ -185,6 +188,12 @@ def streaming(handler: Any = None, /, *, http_integration: bool = True) -> Any:
     """
 
     def mark(function: Handler) -> Handler:
+        code = getattr(function, "__code__", None)
+        if code is not None and code.co_argcount < 3 and not code.co_flags & CO_VARARGS:
+            name = getattr(function, "__qualname__", "the handler")
+            raise TypeError(
+                f"@streaming {name}() must take (event, response, context); it takes {code.co_argcount} argument(s)"
+            )
         setattr(function, STREAMING_ATTRIBUTE, {"http_integration": http_integration})
         return function
 
