@@ -117,7 +117,7 @@ class ASGIServer:
             self._started = True
             message = await self.lifespan.startup()
             if message is not None:
-                self._startup_failure = HandlerLoadError(ErrorPayload("Runtime.LifespanStartupFailed", message))
+                self._startup_failure = HandlerLoadError(startup_failure(message))
             elif self.lifespan.supported:
                 aio.on_shutdown(self.lifespan.shutdown)
         if self._startup_failure is not None:
@@ -299,3 +299,19 @@ def _kind(message: Message) -> str:
     if kind == "http.response.body":
         return "body" if message.get("more_body", False) else "last body"
     return str(kind)
+
+
+def startup_failure(message: str) -> ErrorPayload:
+    """The init error for a failed lifespan startup. Frameworks (Starlette, FastAPI) put the whole
+    formatted traceback in the `lifespan.startup.failed` message: its last line becomes the error
+    message and its frames the stack trace, as for any other error, instead of one long message."""
+    lines = message.rstrip().splitlines()
+    if len(lines) < 2 or not lines[0].startswith("Traceback (most recent call last)"):
+        return ErrorPayload("Runtime.LifespanStartupFailed", message)
+    frames: list[str] = []
+    for line in lines[1:-1]:
+        if line.startswith("  File ") or not frames:
+            frames.append(line)
+        else:
+            frames[-1] += "\n" + line
+    return ErrorPayload("Runtime.LifespanStartupFailed", lines[-1], tuple(frames))

@@ -63,8 +63,9 @@ class RuntimeLog:
     def error(self, message: str, request_id: str | None = None) -> None:
         self.write("ERROR", message, request_id)
 
-    def handler_error(self, error_type: str, message: str, stack_trace: Sequence[str]) -> None:
-        """A handler's failure, with its trace, as AWS's Python runtime logs one.
+    def failure(self, error_type: str, message: str, stack_trace: Sequence[str], context: str = "") -> None:
+        """A handler's failure (or, with `context`, an init error), with its trace, as AWS's Python
+        runtime logs one.
 
         Lambda does not log what a runtime posts to `/error`, so without this line a failure
         would reach the caller and never the function's log. JSON: AWS's fields (`errorType`,
@@ -85,7 +86,9 @@ class RuntimeLog:
             line = json_codec.dumps(record, ensure_ascii=False)
         else:
             trace = "".join(f"\n{frame}" for frame in stack_trace)
-            text = f"{error_type}: {message}" + (f"\nTraceback (most recent call last):{trace}" if trace else "")
+            text = f"{context}{error_type}: {message}"
+            if trace:
+                text += f"\nTraceback (most recent call last):{trace}"
             line = format_line("ERROR", text, request_id, False, now)
         stream.write(line + "\n")
         stream.flush()

@@ -151,7 +151,7 @@ class InvocationLoop:
         self.client.post_error(request_id, error)
 
     def _log_failure(self, error: ErrorPayload) -> None:
-        self.log.handler_error(error.error_type, error.message, error.stack_trace)
+        self.log.failure(error.error_type, error.message, error.stack_trace)
 
 
 def _write_result(response: ResponseStream, result: Any) -> None:

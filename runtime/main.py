@@ -80,7 +80,7 @@ def _client(address: RuntimeAddress, log: RuntimeLog) -> RuntimeClient:
 
 
 def _report_init_error(client: RuntimeClient, log: RuntimeLog, error: ErrorPayload) -> int:
-    log.error(f"init error {error.error_type}: {error.message}")
+    log.failure(error.error_type, error.message, error.stack_trace, context="init error ")
     try:
         client.post_init_error(error)
     except RuntimeAPIError as exc:

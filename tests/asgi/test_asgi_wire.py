@@ -336,6 +336,23 @@ def test_failed_lifespan_startup_is_an_init_error():
     assert raised.value.payload.message == "database unreachable"
 
 
+def test_a_traceback_in_a_lifespan_failure_becomes_a_message_and_a_stack_trace():
+    """Starlette and FastAPI send the whole formatted traceback as the failure's message."""
+    from runtime.asgi import startup_failure
+
+    try:
+        raise ValueError("database unreachable")
+    except ValueError:
+        import traceback
+
+        formatted = traceback.format_exc()
+    payload = startup_failure(formatted)
+    assert payload.message == "ValueError: database unreachable"
+    assert len(payload.stack_trace) == 1 and payload.stack_trace[0].startswith('  File "')
+    assert payload.stack_trace[0].endswith('raise ValueError("database unreachable")')
+    assert startup_failure("plain words").message == "plain words"
+
+
 def test_an_app_without_lifespan_support_is_served_in_auto_mode_and_an_init_error_in_on_mode():
     async def http_only(scope, receive, send):
         assert scope["type"] == "http", "lifespan not supported"
