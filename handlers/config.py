@@ -62,7 +62,7 @@ def _default_within(environ: Mapping[str, str], name: str, default: int, minimum
     """A request's default, which must respect the configured maximum: a built-in default above it
     comes down to it (MaxExpiryDays=1 makes the default one day, not a week the bucket's lifecycle
     rule would cut short); a configured one above it is refused."""
-    if name not in environ:
+    if not environ.get(name, "").strip():  # unset or empty: the built-in default, as `_int` reads it
         return min(default, maximum)
     value = _int(environ, name, default, minimum)
     if value > maximum:

@@ -253,12 +253,12 @@ class Exchange:
             raise self.fatal from exc
         if self.state == DISCONNECTED or isinstance(exc, ClientDisconnected):
             return  # the Runtime API closed the stream; it already logged why
+        if self.state in (STARTED, STREAMING):
+            self._commit()
+            raise exc  # the loop logs it with its trace and ends the stream with the error trailers
         _log_exception("Exception in ASGI application", exc)
         if self.state == AWAITING_START:
             self._internal_server_error()
-        elif self.state in (STARTED, STREAMING):
-            self._commit()
-            raise exc
         # COMPLETE: the client already has the whole response
 
     def app_returned(self) -> None:
@@ -268,9 +268,8 @@ class Exchange:
             _log().error("ASGI callable returned without starting a response")
             self._internal_server_error()
         elif self.state in (STARTED, STREAMING):
-            _log().error("ASGI callable returned without completing the response")
             self._commit()
-            raise ASGIProtocolError("ASGI callable returned without completing the response")
+            raise ASGIProtocolError("ASGI callable returned without completing the response")  # the loop logs it
 
     def _commit(self) -> None:
         if self.response.state is State.NEW:
@@ -303,15 +302,21 @@ def _kind(message: Message) -> str:
 
 def startup_failure(message: str) -> ErrorPayload:
     """The init error for a failed lifespan startup. Frameworks (Starlette, FastAPI) put the whole
-    formatted traceback in the `lifespan.startup.failed` message: its last line becomes the error
-    message and its frames the stack trace, as for any other error, instead of one long message."""
+    formatted traceback in the `lifespan.startup.failed` message: the exception's own lines become
+    the error message and the frames of the last traceback (the one that was raised) the stack
+    trace, as for any other error. Anything else stays the message as it came."""
     lines = message.rstrip().splitlines()
-    if len(lines) < 2 or not lines[0].startswith("Traceback (most recent call last)"):
+    starts = [index for index, line in enumerate(lines) if line.startswith("Traceback (most recent call last)")]
+    if not starts:
         return ErrorPayload("Runtime.LifespanStartupFailed", message)
-    frames: list[str] = []
-    for line in lines[1:-1]:
-        if line.startswith("  File ") or not frames:
-            frames.append(line)
-        else:
-            frames[-1] += "\n" + line
-    return ErrorPayload("Runtime.LifespanStartupFailed", lines[-1], tuple(frames))
+    block, frames, index = lines[starts[-1] + 1 :], [], 0
+    while index < len(block) and block[index].startswith("  File "):
+        frame = [block[index]]
+        index += 1
+        while index < len(block) and len(frame) < 3 and block[index].startswith("    "):
+            frame.append(block[index])  # the source line and its carets
+            index += 1
+        frames.append("\n".join(frame))
+    if not frames or index == len(block):
+        return ErrorPayload("Runtime.LifespanStartupFailed", message)
+    return ErrorPayload("Runtime.LifespanStartupFailed", "\n".join(block[index:]), tuple(frames))

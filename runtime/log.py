@@ -30,9 +30,22 @@ def _timestamp(seconds: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", whole) + f".{int(seconds % 1 * 1000):03d}Z"
 
 
+# Lambda reads the `level` of a JSON line to filter logs, and knows TRACE, DEBUG, INFO, WARN, ERROR
+# and FATAL only (anything else counts as INFO): Python's names are translated for JSON lines
+# (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html).
+JSON_LEVELS = {0: "TRACE", 10: "DEBUG", 20: "INFO", 30: "WARN", 40: "ERROR", 50: "FATAL"}
+LEVEL_NUMBERS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "WARN": 30, "ERROR": 40, "CRITICAL": 50, "FATAL": 50}
+
+
+def json_level(level: str | int) -> str:
+    """Lambda's name for a Python level (a number, or a name such as WARNING)."""
+    number = LEVEL_NUMBERS.get(level, 20) if isinstance(level, str) else level
+    return JSON_LEVELS[min(50, max(0, number)) // 10 * 10]
+
+
 def format_line(level: str, message: str, request_id: str | None, json_format: bool, now: float) -> str:
     if json_format:
-        record = {"timestamp": _timestamp(now), "level": level, "message": message, "requestId": request_id}
+        record = {"timestamp": _timestamp(now), "level": json_level(level), "message": message, "requestId": request_id}
         return json_codec.dumps(record, ensure_ascii=False)
     return f"[{level}]\t{_timestamp(now)}\t{request_id or ''}\t{message}"
 
@@ -68,9 +81,11 @@ class RuntimeLog:
         runtime logs one.
 
         Lambda does not log what a runtime posts to `/error`, so without this line a failure
-        would reach the caller and never the function's log. JSON: AWS's fields (`errorType`,
-        `errorMessage`, `stackTrace`, `requestId`). Text: one entry whose later lines are the
-        trace, as `logger.exception` writes it here.
+        would reach the caller and never the function's log. JSON: one line with AWS's fields
+        (`errorType`, `errorMessage`, `stackTrace`, `requestId`). Text: the error line, then the
+        trace's lines, as `logger.exception` writes them; CloudWatch stores each line as its own
+        event (AWS's runtime joins them with CR through a descriptor of its own, which a terminal
+        would not show), so JSON is the format for keeping a failure in one event.
         """
         stream = self._stream or sys.stderr
         request_id, now = current_request_id.get(), time.time()
@@ -100,9 +115,12 @@ def configure_stdlib_logging(log: RuntimeLog, environ: Mapping[str, str] = os.en
     Called once `logging` has been imported (by the handler module, a library such as boto3, or
     code run by an earlier invocation): a function that never logs does not pay for the module
     at start-up. The level stays Python's default (WARNING) unless AWS_LAMBDA_LOG_LEVEL sets one,
-    as on AWS. Records look like those of AWS's Python runtime (`awslambdaric`): the level is
-    Python's name for it (`WARNING`); in JSON, `logger`, the exception's `errorType`,
-    `errorMessage`, `stackTrace` and `location`, and the record's `extra` fields are included.
+    as on AWS. Records look like those of AWS's Python runtime (`awslambdaric`): in text, Python's
+    level name (`[WARNING]`); in JSON, the level Lambda filters on (`WARN`), `logger`, the
+    exception's `errorType`, `errorMessage`, `stackTrace` and `location`, and the record's `extra`
+    fields. AWS's runtime sets its handler up before the handler module is imported, so there a
+    `logging.basicConfig()` at import does nothing: its default handler is replaced here, while
+    any other handler the code added (a log shipper, a file) is kept beside this one.
     """
     import json
     import logging
@@ -122,7 +140,7 @@ def configure_stdlib_logging(log: RuntimeLog, environ: Mapping[str, str] = os.en
             error = record.exc_info[1] if record.exc_info else None
             document = {
                 "timestamp": _timestamp(record.created),
-                "level": record.levelname,
+                "level": json_level(record.levelno),
                 "message": record.msg if isinstance(record.msg, dict) and not record.args else record.getMessage(),
                 "logger": record.name,
                 "requestId": current_request_id.get(),
@@ -146,8 +164,21 @@ def configure_stdlib_logging(log: RuntimeLog, environ: Mapping[str, str] = os.en
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(LambdaFormatter())
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [kept for kept in root.handlers if not _is_basic_config_default(kept)] + [handler]
     level = environ.get("AWS_LAMBDA_LOG_LEVEL", "").upper()
     level = {"TRACE": "DEBUG", "WARN": "WARNING", "FATAL": "CRITICAL"}.get(level, level)
     if level in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         root.setLevel(level)
+
+
+def _is_basic_config_default(handler: logging.Handler) -> bool:
+    """The handler `logging.basicConfig()` (or a first root-level `logging.warning()`) installs:
+    to stderr, with the default format. On AWS that call finds a handler already and adds none."""
+    import logging
+
+    formatter = handler.formatter
+    return (
+        type(handler) is logging.StreamHandler
+        and getattr(handler, "stream", None) is sys.stderr
+        and (formatter is None or formatter._fmt == logging.BASIC_FORMAT)
+    )

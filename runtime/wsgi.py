@@ -176,9 +176,9 @@ class WSGIResponse:
         self.headers_sent = True
 
     def _failed(self, exc: Exception) -> None:
-        _log_exception("Exception in WSGI application", exc)
         if self.response.state is not State.NEW:
-            raise exc  # bytes are out: the loop ends the stream with the error trailers
+            raise exc  # bytes are out: the loop logs it and ends the stream with the error trailers
+        _log_exception("Exception in WSGI application", exc)
         self.response.start(500, ERROR_HEADERS)
         self.response.close(ERROR_BODY)
 

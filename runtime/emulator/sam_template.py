@@ -298,8 +298,8 @@ def positive_number(properties: dict[str, Any], name: str, where: str) -> float:
         number = float(raw)
     except (TypeError, ValueError):
         raise TemplateError(f"{where}.{name} must be a number, not {raw!r}") from None
-    if not number > 0:
-        raise TemplateError(f"{where}.{name} must be positive, not {raw!r}")
+    if not 0 < number < float("inf"):
+        raise TemplateError(f"{where}.{name} must be a positive number, not {raw!r}")
     return number
 
 

@@ -19,10 +19,15 @@ DELIMITER_CHUNK = wire.encode_chunk(wire.PRELUDE_DELIMITER)
 
 
 def serve(app, event=None, **options):
+    return serve_logged(app, event, **options)[0]
+
+
+def serve_logged(app, event=None, **options):
+    """The runtime's answer to one invocation, and what the invocation loop logged."""
     peer = ScriptedPeer([next_answer("r1", event or function_url_event()), ACCEPTED])
-    run_loop(peer, asgi_handler(app, lifespan="off", **options), 1)
+    lines = run_loop(peer, asgi_handler(app, lifespan="off", **options), 1)
     assert len(peer.requests) == 2
-    return peer.requests[1]
+    return peer.requests[1], lines
 
 
 def prelude_and_body(request) -> tuple[dict, bytes]:
@@ -149,11 +154,12 @@ def test_returning_without_a_response_is_a_500_and_without_the_final_body_is_cut
         await send({"type": "http.response.body", "body": b"some", "more_body": True})
 
     assert prelude_and_body(serve(silent))[0]["statusCode"] == 500
-    cut = serve(unfinished)
+    assert "without starting a response" in capsys.readouterr().err  # the adapter answered 500 itself
+    cut, lines = serve_logged(unfinished)
     assert prelude_and_body(cut)[1] == b"some"
     assert cut.trailers["lambda-runtime-function-error-type"] == "ASGIProtocolError"
-    log = capsys.readouterr().err
-    assert "without starting a response" in log and "without completing the response" in log
+    assert len(lines) == 1 and "ASGIProtocolError: ASGI callable returned without completing" in lines[0]
+    assert capsys.readouterr().err == ""  # logged once, by the loop
 
 
 @pytest.mark.parametrize(
@@ -172,12 +178,15 @@ def test_protocol_errors_before_the_response_start_become_a_500(messages, capsys
         for message in messages:
             await send(message)
 
-    prelude, body = prelude_and_body(serve(app))
+    request, lines = serve_logged(app)
+    prelude, body = prelude_and_body(request)
     if messages[0]["type"] == "http.response.start" and len(messages) == 2:
         assert prelude["statusCode"] == 200  # the second start fails after the first one: trailers
+        assert len(lines) == 1 and "Traceback" in lines[0]  # logged once, by the loop, with its trace
+        assert "Exception in ASGI application" not in capsys.readouterr().err
     else:
         assert prelude["statusCode"] == 500 and body == b"Internal Server Error"
-    assert "Exception in ASGI application" in capsys.readouterr().err
+        assert "Exception in ASGI application" in capsys.readouterr().err and lines == []
 
 
 def test_receive_gives_the_body_then_disconnect_only_after_the_response_finished():
@@ -351,6 +360,26 @@ def test_a_traceback_in_a_lifespan_failure_becomes_a_message_and_a_stack_trace()
     assert len(payload.stack_trace) == 1 and payload.stack_trace[0].startswith('  File "')
     assert payload.stack_trace[0].endswith('raise ValueError("database unreachable")')
     assert startup_failure("plain words").message == "plain words"
+
+
+def test_a_lifespan_failure_keeps_a_multi_line_message_and_only_the_last_of_chained_tracebacks():
+    import traceback
+
+    from runtime.asgi import startup_failure
+
+    settings_error = (
+        "1 validation error for Settings\ndatabase_url\n  Field required\n    For further information visit x"
+    )
+    try:
+        try:
+            {}["database_url"]
+        except KeyError as missing:
+            raise ValueError(settings_error) from missing
+    except ValueError:
+        formatted = traceback.format_exc()
+    payload = startup_failure(formatted)
+    assert payload.message == f"ValueError: {settings_error}"
+    assert len(payload.stack_trace) == 1 and "raise ValueError(settings_error) from missing" in payload.stack_trace[0]
 
 
 def test_an_app_without_lifespan_support_is_served_in_auto_mode_and_an_init_error_in_on_mode():

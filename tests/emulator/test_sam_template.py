@@ -156,7 +156,8 @@ def test_unsupported_function_settings_are_clear_errors(project, replacement, me
     ("replacement", "message"),
     [
         ('Timeout: "abc"', r"Worker.Properties.Timeout must be a number, not 'abc'"),
-        ("MemorySize: 0", r"Worker.Properties.MemorySize must be positive, not 0"),
+        ("MemorySize: 0", r"Worker.Properties.MemorySize must be a positive number, not 0"),
+        ("MemorySize: .inf", r"Worker.Properties.MemorySize must be a positive number, not inf"),
         ("Architectures: arm64", r"Worker.Properties.Architectures must be a list"),
         ("LoggingConfig: {LogFormat: Yaml}", r"Worker.Properties.LoggingConfig.LogFormat must be Text or JSON"),
         ("LoggingConfig: {LogFormat: JSON, ApplicationLogLevel: LOUD}", r"ApplicationLogLevel must be TRACE"),

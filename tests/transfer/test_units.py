@@ -95,6 +95,8 @@ def test_defaults_never_promise_more_than_the_configured_maximum():
     assert short.default_expires_in == short.max_expires_in == 24 * 3600
     assert short.default_max_downloads == short.max_max_downloads == 3
     assert load_settings({"TRANSFER_BUCKET": "b"}).default_expires_in == 7 * 24 * 3600
+    empty = {"TRANSFER_BUCKET": "b", "TRANSFER_MAX_EXPIRES_DAYS": "1", "TRANSFER_DEFAULT_EXPIRES_IN": " "}
+    assert load_settings(empty).default_expires_in == 24 * 3600  # an empty setting is an unset one
     for name, value in (("TRANSFER_DEFAULT_EXPIRES_IN", "86401"), ("TRANSFER_DEFAULT_MAX_DOWNLOADS", "4")):
         environ = {"TRANSFER_BUCKET": "b", "TRANSFER_MAX_EXPIRES_DAYS": "1", "TRANSFER_MAX_MAX_DOWNLOADS": "3"}
         with pytest.raises(ConfigError, match=f"{name}={value} exceeds the configured maximum"):

@@ -60,3 +60,45 @@ def test_json_exception_records_split_the_error_into_aws_fields(root_logger, cap
     assert any('{}["sku"]' in frame for frame in record["stackTrace"])
     path, function, line = record["location"].rsplit(":", 2)
     assert path == __file__ and function == "log_failure" and line.isdigit()
+
+
+@pytest.mark.parametrize(
+    ("log", "level"),
+    [
+        (lambda logger: logger.warning("w"), "WARN"),
+        (lambda logger: logger.critical("c"), "FATAL"),
+        (lambda logger: logger.log(25, "custom"), "INFO"),
+        (lambda logger: logger.debug("d"), "DEBUG"),
+    ],
+)
+def test_json_levels_are_the_ones_lambda_filters_on(root_logger, capsys, log, level):
+    """Lambda counts a JSON line whose level it does not know as INFO: WARNING would pass a WARN filter."""
+    assert json.loads(emitted(capsys, True, log))["level"] == level
+
+
+def test_the_runtimes_own_warnings_follow_the_same_names():
+    lines: list[str] = []
+
+    class Sink:
+        write = lines.append
+
+        def flush(self) -> None:
+            pass
+
+    RuntimeLog(json_format=True, stream=Sink()).warning("careful")  # type: ignore[arg-type]
+    RuntimeLog(json_format=False, stream=Sink()).warning("careful")  # type: ignore[arg-type]
+    assert json.loads(lines[0])["level"] == "WARN" and lines[1].startswith("[WARNING]\t")
+
+
+def test_handlers_the_code_added_are_kept_and_a_basic_config_default_is_replaced(root_logger, capsys):
+    import io
+    import sys
+
+    shipped = io.StringIO()
+    root_logger.handlers[:] = [logging.StreamHandler(shipped)]
+    logging.basicConfig()  # finds a handler: adds none
+    root_logger.addHandler(logging.StreamHandler(sys.stderr))  # what basicConfig adds when there is none
+    root_logger.handlers[-1].setFormatter(logging.Formatter(logging.BASIC_FORMAT))
+    out = emitted(capsys, False, lambda logger: logger.warning("to both"))
+    assert shipped.getvalue() == "to both\n" and out.endswith("\tto both\n")
+    assert len(root_logger.handlers) == 2 and "WARNING:app.orders" not in capsys.readouterr().err

@@ -18,10 +18,15 @@ DELIMITER_CHUNK = wire.encode_chunk(wire.PRELUDE_DELIMITER)
 
 
 def serve(app, event=None, **options):
+    return serve_logged(app, event, **options)[0]
+
+
+def serve_logged(app, event=None, **options):
+    """The runtime's answer to one invocation, and what the invocation loop logged."""
     peer = ScriptedPeer([next_answer("r1", event or function_url_event()), ACCEPTED])
-    run_loop(peer, wsgi_handler(app, **options), 1)
+    lines = run_loop(peer, wsgi_handler(app, **options), 1)
     assert len(peer.requests) == 2
-    return peer.requests[1]
+    return peer.requests[1], lines
 
 
 def prelude_and_body(request) -> tuple[dict, bytes]:
@@ -88,17 +93,19 @@ def test_failure_before_anything_was_sent_is_a_500_and_close_is_called(capsys):
     assert body.closed and "failed at item 0" in capsys.readouterr().err
 
 
-def test_failure_after_the_first_item_ends_with_trailers_and_close_is_called():
+def test_failure_after_the_first_item_ends_with_trailers_and_close_is_called(capsys):
     body = Body([b"first", b"second"], fail_at=1)
 
     def app(environ, start_response):
         start_response("200 OK", [])
         return body
 
-    request = serve(app)
+    request, lines = serve_logged(app)
     assert prelude_and_body(request)[1] == b"first"
     assert request.trailers["lambda-runtime-function-error-type"] == "RuntimeError"
     assert body.closed
+    assert len(lines) == 1 and "RuntimeError" in lines[0] and "Traceback" in lines[0]  # logged once
+    assert "Exception in WSGI application" not in capsys.readouterr().err
 
 
 def test_a_failing_close_after_a_complete_response_is_only_logged(capsys):
