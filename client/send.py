@@ -64,6 +64,9 @@ class CiphertextFile:
         self.header = encryptor.header.encode()
         self.size = ece.ciphertext_size(encryptor.plaintext_size)
 
+    def __len__(self) -> int:
+        return self.size
+
     def record(self, sequence: int) -> bytes:
         offset, length = ece.record_plaintext_span(self.encryptor.plaintext_size, sequence)
         plaintext = os.pread(self.descriptor, length, offset)
@@ -104,7 +107,7 @@ class CountingBody:
 
     def __init__(self, data: bytes | CiphertextFile, on_bytes: Callable[[int], None]) -> None:
         self.data = data
-        self.length = data.size if isinstance(data, CiphertextFile) else len(data)
+        self.length = len(data)
         self.position = 0
         self.record: tuple[int, bytes] = (-1, b"")
         self.on_bytes = on_bytes
@@ -165,7 +168,7 @@ def put_presigned(
     response = with_retries(api.retry, "uploading to storage", once)
     create_only = any(k.lower() == "if-none-match" for k in headers)
     if response.status_code == 412 and create_only and attempts[0] > 1:
-        progress.advance((body.size if isinstance(body, CiphertextFile) else len(body)) - sent[0])
+        progress.advance(len(body) - sent[0])
         return
     if response.status_code >= 400:
         raise ServiceError(response.status_code, "storage_refused", response.text[:300])

@@ -56,7 +56,7 @@ def _request_from_event(event: Mapping[str, Any]) -> Request:
     context = event.get("requestContext") or {}
     http = context.get("http") or {}
     if not isinstance(http.get("method"), str) or not http["method"]:
-        raise TypeError("no requestContext.http.method: not a Function URL request")  # e.g. `{}` from Invoke
+        raise invalid("event", "is not a Function URL (payload format 2.0) event")  # e.g. `{}` from Invoke
     body_text = event.get("body") or ""
     if event.get("isBase64Encoded"):
         try:

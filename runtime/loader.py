@@ -62,11 +62,7 @@ def _unwrapped_app(handler: object) -> str | None:
     from the names of its `__call__`'s parameters (FastAPI, Starlette, Flask, Django...)."""
     if hasattr(handler, "__code__"):
         return None  # a function: a handler (or a mistake its call will name)
-    code = getattr(type(handler).__dict__.get("__call__"), "__code__", None)
-    for base in type(handler).__mro__[1:]:
-        if code is not None:
-            break
-        code = getattr(base.__dict__.get("__call__"), "__code__", None)
+    code = getattr(type(handler).__call__, "__code__", None)  # load_handler checked it is callable
     if code is None:
         return None
     names = code.co_varnames[1 : code.co_argcount]

@@ -62,9 +62,12 @@ class RuntimeLog:
         return cls(environ.get("AWS_LAMBDA_LOG_FORMAT", "").upper() == "JSON")
 
     def write(self, level: str, message: str, request_id: str | None = None) -> None:
-        stream = self._stream or sys.stderr
         rid = request_id if request_id is not None else current_request_id.get()
-        stream.write(format_line(level, message, rid, self.json_format, time.time()) + "\n")
+        self._emit(format_line(level, message, rid, self.json_format, time.time()))
+
+    def _emit(self, line: str) -> None:
+        stream = self._stream or sys.stderr
+        stream.write(line + "\n")
         stream.flush()
 
     def info(self, message: str, request_id: str | None = None) -> None:
@@ -87,26 +90,21 @@ class RuntimeLog:
         event (AWS's runtime joins them with CR through a descriptor of its own, which a terminal
         would not show), so JSON is the format for keeping a failure in one event.
         """
-        stream = self._stream or sys.stderr
-        request_id, now = current_request_id.get(), time.time()
         if self.json_format:
             record = {
-                "timestamp": _timestamp(now),
+                "timestamp": _timestamp(time.time()),
                 "level": "ERROR",
                 "errorType": error_type,
                 "errorMessage": message,
-                "requestId": request_id,
+                "requestId": current_request_id.get(),
                 "stackTrace": list(stack_trace),
             }
-            line = json_codec.dumps(record, ensure_ascii=False)
-        else:
-            trace = "".join(f"\n{frame}" for frame in stack_trace)
-            text = f"{context}{error_type}: {message}"
-            if trace:
-                text += f"\nTraceback (most recent call last):{trace}"
-            line = format_line("ERROR", text, request_id, False, now)
-        stream.write(line + "\n")
-        stream.flush()
+            self._emit(json_codec.dumps(record, ensure_ascii=False))
+            return
+        text = f"{context}{error_type}: {message}"
+        if stack_trace:
+            text += "\nTraceback (most recent call last):" + "".join(f"\n{frame}" for frame in stack_trace)
+        self.write("ERROR", text)
 
 
 def configure_stdlib_logging(log: RuntimeLog, environ: Mapping[str, str] = os.environ) -> None:

@@ -24,7 +24,6 @@ import collections
 import contextlib
 import enum
 import itertools
-import json
 import secrets
 import subprocess
 import threading
@@ -35,7 +34,7 @@ from typing import Protocol
 
 from runtime.emulator.config import FunctionConfig, function_environ
 from runtime.emulator.http_connection import ConnectionLimits
-from runtime.emulator.invocation import Invocation, InvocationState, Outcome
+from runtime.emulator.invocation import Invocation, InvocationState, Outcome, error_message
 from runtime.emulator.runtime_api import ResponseLimits, RuntimeAPIServer
 from runtime.emulator.transitions import TransitionTable
 
@@ -304,7 +303,7 @@ class Environment:
         self.server.settle(SETTLE_SECONDS)  # relay what the runtime wrote before it died
         if self.init_error is not None:
             error_type, body = self.init_error
-            self.log(f"init error in environment {self.name}: {error_type}: {_error_message(body)}")
+            self.log(f"init error in environment {self.name}: {error_type}: {error_message(body)}")
         for invocation in self._held():
             self._after_exit(invocation, code)
         self.server.stop()
@@ -318,14 +317,3 @@ class Environment:
         elif state in (InvocationState.QUEUED, InvocationState.DISPATCHED, InvocationState.REPORTING):
             invocation.fail("Runtime.ExitError", f"the runtime exited with status {code}")
         # RESPONDING: the Runtime API reader ends it when the connection's last bytes are relayed.
-
-
-def _error_message(body: bytes) -> str:
-    """An error document's `errorMessage` for one log line (its trace is in the runtime's log)."""
-    try:
-        document = json.loads(body)
-    except ValueError:
-        document = None
-    if isinstance(document, dict) and isinstance(document.get("errorMessage"), str):
-        return document["errorMessage"]
-    return body.decode("utf-8", "replace")[:1000]

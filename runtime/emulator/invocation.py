@@ -82,14 +82,23 @@ class Outcome:
         """`ErrorType: message` for logs; the client never sees this."""
         if self.succeeded:
             return ""
-        text = (self.error_body or b"").decode("utf-8", "replace")
-        try:
-            document = json.loads(text)
-            if isinstance(document, dict) and "errorMessage" in document:
-                text = str(document["errorMessage"])
-        except ValueError:
-            pass
-        return f"{self.error_type or 'Unknown'}: {text}".strip()
+        return f"{self.error_type or 'Unknown'}: {error_message(self.error_body or b'')}".strip()
+
+
+def new_request_id() -> str:
+    return str(uuid.uuid4())
+
+
+def error_message(body: bytes) -> str:
+    """An error document's `errorMessage` (the whole body when it is not such a document)."""
+    text = body.decode("utf-8", "replace")
+    try:
+        document = json.loads(text)
+    except ValueError:
+        return text
+    if isinstance(document, dict) and "errorMessage" in document:
+        return str(document["errorMessage"])
+    return text
 
 
 def platform_error(error_type: str, message: str) -> bytes:
@@ -131,6 +140,7 @@ class Invocation:
         *,
         trace_id: str | None = None,
         client_context: str | None = None,
+        request_id: str | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.event = event
@@ -138,7 +148,7 @@ class Invocation:
         self.timeout = timeout
         self.trace_id = trace_id
         self.client_context = client_context
-        self.request_id = str(uuid.uuid4())
+        self.request_id = request_id or new_request_id()
         self.requeues = 0
         self._clock = clock
         self._created = clock()

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from runtime.emulator.front_door import AccessLog, FrontDoorSettings
 from runtime.emulator.http_connection import IncomingRequest, ServerConnection
-from runtime.emulator.invocation import Invocation, ResponseSink, new_trace_id
+from runtime.emulator.invocation import Invocation, ResponseSink, new_request_id, new_trace_id
 from runtime.emulator.pool import EnvironmentPool, Throttled
 from runtime.emulator.renderers import CollectedResponse, EventStreamResponse
 
@@ -94,7 +94,7 @@ class InvokeAPI:
         sent = call.connection.respond(status, headers, body, close=status == 413)
         self.access.write(call.request, status, sent, call.started, text if status != 429 else "")
 
-    def _start(self, call: Call, sink: ResponseSink) -> Invocation | None:
+    def _start(self, call: Call, sink: ResponseSink, request_id: str | None = None) -> Invocation | None:
         """The invocation, dispatched; None after answering 400 or 429."""
         assert call.pool is not None
         try:
@@ -112,9 +112,8 @@ class InvokeAPI:
             call.pool.function.timeout,
             trace_id=new_trace_id(),
             client_context=client_context,
+            request_id=request_id,
         )
-        if isinstance(sink, EventStreamResponse):
-            sink.request_id = invocation.request_id
         try:
             call.pool.dispatch(invocation)
         except Throttled:
@@ -159,8 +158,9 @@ class InvokeAPI:
 
     def _invoke_with_response_stream(self, call: Call) -> None:
         assert call.pool is not None
-        sink = EventStreamResponse(call.connection)
-        invocation = self._start(call, sink)
+        request_id = new_request_id()  # the response head carries it, and may go out before dispatch returns
+        sink = EventStreamResponse(call.connection, request_id)
+        invocation = self._start(call, sink, request_id)
         if invocation is None:
             return
         outcome = call.pool.wait(invocation)

@@ -205,12 +205,12 @@ class EventStreamResponse:
         ("Transfer-Encoding", "chunked"),
     )
 
-    def __init__(self, connection: ServerConnection) -> None:
+    def __init__(self, connection: ServerConnection, request_id: str) -> None:
         self.connection = connection
+        self.request_id = request_id  # the invocation's: the head carries it
         self.status = 0
         self.sent = 0
         self.client_gone = False
-        self.request_id = ""  # the invocation's, once it exists: the head carries it
         self._lock = threading.Lock()
         self._head_written = False
 

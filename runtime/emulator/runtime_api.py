@@ -22,7 +22,7 @@ from typing import Protocol
 from runtime import wire
 from runtime.emulator.http_connection import ConnectionLimits, IncomingRequest, ServerConnection
 from runtime.emulator.http_server import HttpServer
-from runtime.emulator.invocation import Invocation
+from runtime.emulator.invocation import Invocation, platform_error
 
 API_PREFIX = "/2018-06-01"
 MAX_ERROR_BODY = 1024 * 1024
@@ -218,8 +218,7 @@ class RuntimeAPI:
 
 
 def _json_error(status: int, error_type: str, message: str) -> tuple[list[tuple[str, str]], bytes]:
-    body = json.dumps({"errorMessage": message, "errorType": error_type}).encode("utf-8")
-    return [("Content-Type", "application/json")], body
+    return [("Content-Type", "application/json")], platform_error(error_type, message)
 
 
 def _error_type(headers: Mapping[str, str], body: bytes) -> str:
